@@ -1,0 +1,95 @@
+"""The `servebench` command line: one subcommand per step of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from servebench.errors import CheckFailed, UsageError
+from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
+
+MODEL_CHOICES = [*MODELS, "all"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line that names the fix (exit 2)."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="servebench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    export = commands.add_parser("export", help="build the TorchServe .mar and TF SavedModel")
+    _model_option(export, default="resnet18")
+    export.add_argument("--weights", type=Path, help="a PyTorch state_dict for the same topology")
+    export.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
+    export.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of default weights")
+    export.add_argument("--max-batch", type=_positive_int, default=DEFAULT_MAX_BATCH,
+                        help="largest batch one request may carry (both servers enforce it)")  # fmt: skip
+    export.set_defaults(run=run_export)
+
+    parity = commands.add_parser("parity", help="same inputs through torch and TF, in-process")
+    _model_option(parity, default="resnet18")
+    parity.add_argument("--artifacts", type=Path, default=Path("artifacts"),
+                        help="folder written by `servebench export`")  # fmt: skip
+    parity.set_defaults(run=run_parity)
+
+    demo = commands.add_parser("demo", help="the main job end to end: export, then parity")
+    demo.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--model", choices=MODEL_CHOICES, default=default,
+                        help=f"reference model (default {default})")  # fmt: skip
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from servebench.commands import export_command
+
+    return export_command(args.model, args.out, args.weights, args.seed, args.max_batch)
+
+
+def run_parity(args: argparse.Namespace) -> int:
+    from servebench.commands import parity_command
+
+    return parity_command(args.model, args.artifacts)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from servebench.commands import demo_command
+
+    return demo_command(args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides output
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, CheckFailed) as exc:
+        print(f"servebench {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"servebench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Reference models: one PyTorch definition each, a TensorFlow twin, and their weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servebench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What every step needs to know about a model's interface."""
+
+    name: str
+    input_shape: tuple[int, ...]  # one sample, without the batch dimension
+    num_outputs: int
+    input_name: str = "input"
+    output_name: str = "logits"
+
+    @property
+    def input_size(self) -> int:
+        size = 1
+        for dim in self.input_shape:
+            size *= dim
+        return size
+
+    def batch_shape(self, batch: int) -> tuple[int, ...]:
+        return (batch, *self.input_shape)
+
+
+MODELS = {
+    "resnet18": ModelSpec("resnet18", (3, 224, 224), 1000),
+    "mlp": ModelSpec("mlp", (64,), 10),
+}
+
+# The largest batch one request may carry; both servers reject more, in the same way.
+DEFAULT_MAX_BATCH = 64
+DEFAULT_SEED = 0
+
+
+def get_model(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        known = ", ".join(MODELS)
+        raise UsageError(f"unknown model {name!r}; choose one of: {known}") from None
+
+
+def select_models(name: str) -> list[ModelSpec]:
+    """The models a ``--model`` option names: one, or all of them for ``all``."""
+    if name == "all":
+        return list(MODELS.values())
+    return [get_model(name)]

@@ -1,0 +1,103 @@
+"""Weights for the reference models: seeded defaults, a user's state_dict, and a content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from servebench.errors import UsageError
+from servebench.models import torch_defs
+
+StateDict = dict[str, torch.Tensor]
+
+
+def seeded_state(name: str, seed: int) -> StateDict:
+    """Deterministic weights for ``name``: torch's default init, then random BatchNorm state.
+
+    BatchNorm's defaults (mean 0, var 1, scale 1, shift 0) make it the identity at inference,
+    and a twin that got BatchNorm wrong would still pass parity; random statistics close that gap.
+    """
+    torch.manual_seed(seed)
+    model = torch_defs.build(name)
+    generator = torch.Generator().manual_seed(seed + 1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            size = module.num_features
+            module.weight.data = 0.5 + torch.rand(size, generator=generator)
+            module.bias.data = 0.1 * torch.randn(size, generator=generator)
+            module.running_mean = 0.1 * torch.randn(size, generator=generator)
+            module.running_var = 0.5 + torch.rand(size, generator=generator)
+    return {key: value.detach().clone() for key, value in model.state_dict().items()}
+
+
+def load_state(name: str, path: Path) -> StateDict:
+    """A user's ``state_dict`` for architecture ``name``; any mismatch is a UsageError."""
+    state = _read_state_file(path)
+    expected = torch_defs.build(name).state_dict()
+    problems = _mismatches(expected, state)
+    if problems:
+        raise UsageError(
+            f"{path} does not fit the {name} architecture ({'; '.join(problems)}); "
+            f"pass a state_dict saved from servebench's {name} or torchvision's equivalent"
+        )
+    return {key: state[key].detach().clone() for key in expected}
+
+
+def _read_state_file(path: Path) -> StateDict:
+    if not path.is_file():
+        raise UsageError(f"weights file {path} does not exist; pass a saved PyTorch state_dict")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"cannot read {path} as a PyTorch state_dict ({first_line}); "
+            "save one with torch.save(model.state_dict(), path)"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UsageError(
+            f"{path} holds a {type(state).__name__}, not a state_dict of tensors; "
+            "save one with torch.save(model.state_dict(), path)"
+        )
+    return state
+
+
+def _mismatches(expected: StateDict, given: StateDict, shown: int = 5) -> list[str]:
+    missing = [key for key in expected if key not in given]
+    unexpected = [key for key in given if key not in expected]
+    wrong_shape = [
+        f"{key} is {list(given[key].shape)}, expected {list(tensor.shape)}"
+        for key, tensor in expected.items()
+        if key in given and given[key].shape != tensor.shape
+    ]
+    problems = []
+    for label, items in (
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("wrong shapes", wrong_shape),
+    ):
+        if items:
+            more = f" and {len(items) - shown} more" if len(items) > shown else ""
+            problems.append(f"{label}: {', '.join(items[:shown])}{more}")
+    return problems
+
+
+def state_sha256(state: StateDict) -> str:
+    """A hash of the weights' content (names, dtypes, shapes, values), not of any file format."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        array = state[key].detach().cpu().contiguous().numpy()
+        digest.update(f"{key}|{array.dtype.str}|{array.shape}\n".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def to_numpy(state: StateDict) -> dict[str, np.ndarray]:
+    return {key: value.detach().cpu().numpy() for key, value in state.items()}
