@@ -29,14 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", type=Path, help="a PyTorch state_dict for the same topology")
     export.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
     export.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of default weights")
-    export.add_argument("--max-batch", type=_positive_int, default=DEFAULT_MAX_BATCH,
-                        help="largest batch one request may carry (both servers enforce it)")  # fmt: skip
+    export.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=DEFAULT_MAX_BATCH,
+        help="largest batch one request may carry (both servers reject more)",
+    )
     export.set_defaults(run=run_export)
 
     parity = commands.add_parser("parity", help="same inputs through torch and TF, in-process")
     _model_option(parity, default="resnet18")
-    parity.add_argument("--artifacts", type=Path, default=Path("artifacts"),
-                        help="folder written by `servebench export`")  # fmt: skip
+    parity.add_argument(
+        "--artifacts",
+        type=Path,
+        default=Path("artifacts"),
+        help="folder written by `servebench export`",
+    )
     parity.set_defaults(run=run_parity)
 
     demo = commands.add_parser("demo", help="the main job end to end: export, then parity")
@@ -46,8 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--model", choices=MODEL_CHOICES, default=default,
-                        help=f"reference model (default {default})")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default=default,
+        help=f"reference model (default {default})",
+    )
 
 
 def _positive_int(text: str) -> int:

@@ -12,9 +12,7 @@ from servebench.models import select_models
 from servebench.models.weights import load_state, seeded_state
 
 
-def export_command(
-    model: str, out: Path, weights: Path | None, seed: int, max_batch: int
-) -> int:
+def export_command(model: str, out: Path, weights: Path | None, seed: int, max_batch: int) -> int:
     specs = select_models(model)
     if weights is not None and len(specs) > 1:
         raise UsageError("--weights fits one architecture; pick it with --model resnet18 or mlp")
@@ -52,7 +50,9 @@ def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
 
 
 def _case_fields(case: dict) -> dict:
-    return {key: case[key] for key in ("model", "candidate", "batch", "max_abs_diff", "max_rel_diff")}
+    return {
+        key: case[key] for key in ("model", "candidate", "batch", "max_abs_diff", "max_rel_diff")
+    }
 
 
 def _report_parity(cases: list[ParityCase]) -> int:

@@ -31,7 +31,9 @@ MAR_VERSION = "1.0"
 def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Path:
     """Build ``<store>/<name>.mar`` with torch-model-archiver and return its path."""
     if not HANDLER.is_file():
-        raise UsageError(f"TorchServe handler not found at {HANDLER}; run from a servebench checkout")
+        raise UsageError(
+            f"TorchServe handler not found at {HANDLER}; run from a servebench checkout"
+        )
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="servebench-mar-") as staging:
         config = Path(staging) / "servebench_model.json"
@@ -64,47 +66,59 @@ def _handler_config(spec: ModelSpec, max_batch: int) -> dict:
 
 
 def load_mar(mar: Path, workdir: Path):
-    """Load ``mar`` as a TorchServe worker does and return ``predict(np.ndarray) -> np.ndarray``.
+    """Load ``mar`` as a TorchServe worker does and return ``predict(np.ndarray) -> np.ndarray``."""
+    service = load_mar_service(mar, workdir)
 
-    The archive is unpacked into ``workdir`` and handed to TorchServe's own model loader, so the
-    handler, its config and the state_dict are exercised exactly as in the server.
+    def predict(batch: np.ndarray) -> np.ndarray:
+        body = np.ascontiguousarray(batch, dtype="<f4").tobytes()
+        (reply,) = call_handler(service, [("data", "application/octet-stream", body)])
+        return np.frombuffer(reply, dtype="<f4").reshape(batch.shape[0], -1)
+
+    return predict
+
+
+def load_mar_service(mar: Path, workdir: Path):
+    """Unpack ``mar`` into ``workdir`` and load it with TorchServe's own model loader.
+
+    The handler, its config and the state_dict are exercised exactly as in a server worker.
     """
+    import ts
     from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
     from ts.model_loader import ModelLoaderFactory
-    from ts.service import Service
-
-    import ts
 
     # The base handler warns about optional accelerators (OpenVINO, TensorRT) it does not find.
     logging.getLogger("ts.torch_handler.base_handler").setLevel(logging.ERROR)
     with zipfile.ZipFile(mar) as archive:
         archive.extractall(workdir)
-    manifest = json.loads((workdir / "MAR-INF" / "MANIFEST.json").read_text())
-    handler_module = Path(manifest["model"]["handler"]).stem
-    sys.modules.pop(handler_module, None)  # each archive brings its own handler.py
+    manifest = json.loads((workdir / "MAR-INF" / "MANIFEST.json").read_text())["model"]
+    sys.modules.pop(Path(manifest["handler"]).stem, None)  # each archive has its own handler.py
     sys.path.insert(0, str(workdir))
     try:
         metrics = MetricsCacheYamlImpl(str(Path(ts.__file__).parent / "configs" / "metrics.yaml"))
         metrics.initialize_cache()
         loader = ModelLoaderFactory.get_model_loader()
-        service = loader.load(
-            manifest["model"]["modelName"], str(workdir), manifest["model"]["handler"],
-            None, 1, metrics_cache=metrics,
-        )  # fmt: skip
+        return loader.load(
+            manifest["modelName"], str(workdir), manifest["handler"], None, 1, metrics_cache=metrics
+        )
     finally:
         sys.path.remove(str(workdir))
 
-    def predict(batch: np.ndarray) -> np.ndarray:
-        request = {
-            "requestId": b"parity",
-            "parameters": [
-                {"name": "data", "contentType": "application/octet-stream",
-                 "value": np.ascontiguousarray(batch, dtype="<f4").tobytes()}
-            ],
-        }  # fmt: skip
-        headers, inputs, _ = Service.retrieve_data_for_inference([request])
-        service.context.request_processor = headers
-        (reply,) = service._entry_point(inputs, service.context)
-        return np.frombuffer(reply, dtype="<f4").reshape(batch.shape[0], -1)
 
-    return predict
+def call_handler(service, requests: list[tuple[str, str, object]]) -> list:
+    """Send requests, each one (input name, content type, value), through the loaded handler.
+
+    The values reach the handler as TorchServe's worker passes them; a PredictionException
+    propagates, where the server would turn it into HTTP 400 / INVALID_ARGUMENT.
+    """
+    from ts.service import Service
+
+    batch = [
+        {
+            "requestId": str(index).encode(),
+            "parameters": [{"name": name, "contentType": content_type, "value": value}],
+        }
+        for index, (name, content_type, value) in enumerate(requests)
+    ]
+    headers, inputs, _ = Service.retrieve_data_for_inference(batch)
+    service.context.request_processor = headers
+    return service._entry_point(inputs, service.context)

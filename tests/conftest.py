@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from servebench.export import export_model  # noqa: E402
+from servebench.export.layout import ArtifactLayout  # noqa: E402
+from servebench.models import DEFAULT_MAX_BATCH, MODELS  # noqa: E402
+from servebench.models.weights import seeded_state  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> ArtifactLayout:
+    """Both models exported once, with default seeded weights, for the whole session."""
+    layout = ArtifactLayout(tmp_path_factory.mktemp("artifacts"))
+    for spec in MODELS.values():
+        export_model(spec, seeded_state(spec.name, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    return layout
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real `servebench` command, in a child process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "servebench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=600,
+    )

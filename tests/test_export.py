@@ -1,0 +1,82 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from servebench.export.savedmodel import SIGNATURE, load_savedmodel
+from servebench.models import DEFAULT_MAX_BATCH, MODELS
+from servebench.models.weights import seeded_state, state_sha256
+from servebench.payloads import sample_batch
+
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_seed_gives_same_weights(name):
+    assert state_sha256(seeded_state(name, 3)) == state_sha256(seeded_state(name, 3))
+    assert state_sha256(seeded_state(name, 3)) != state_sha256(seeded_state(name, 4))
+
+
+def test_batchnorm_statistics_are_randomised():
+    state = seeded_state("resnet18", 0)
+    assert state["bn1.running_mean"].abs().max() > 0.01
+    assert (state["bn1.running_var"] - 1).abs().max() > 0.01
+
+
+def test_export_is_reproducible_from_the_command_line(tmp_path):
+    hashes = []
+    for run in ("a", "b"):
+        result = run_cli("export", "--model", "mlp", "--out", str(tmp_path / run))
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((tmp_path / run / "mlp" / "manifest.json").read_text())
+        hashes.append(manifest["weights_sha256"])
+    assert hashes[0] == hashes[1]
+    assert "max abs diff" in result.stdout
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_manifest_describes_the_artifacts(artifacts, name):
+    spec = MODELS[name]
+    manifest = json.loads(artifacts.manifest(name).read_text())
+    assert manifest["model"] == name
+    assert manifest["input"] == {"name": "input", "shape": [-1, *spec.input_shape],
+                                 "dtype": "float32"}  # fmt: skip
+    assert manifest["output"]["shape"] == [-1, spec.num_outputs]
+    assert manifest["weights_sha256"] == state_sha256(seeded_state(name, 0))
+    assert manifest["versions"]["torch"].startswith("2.13.0")
+    assert manifest["versions"]["tensorflow"] == "2.20.0"
+    assert manifest["artifacts"]["torchserve_mar"]["bytes"] > 0
+    assert (artifacts.savedmodel(name) / "saved_model.pb").is_file()
+    assert artifacts.savedmodel(name).parent.name == name  # TF Serving's <base>/<model>/<version>
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_signature_takes_the_torch_layout(artifacts, name):
+    spec = MODELS[name]
+    signature = tf.saved_model.load(str(artifacts.savedmodel(name))).signatures[SIGNATURE]
+    (input_spec,) = signature.structured_input_signature[1].values()
+    assert input_spec.shape.as_list() == [None, *spec.input_shape]
+    assert input_spec.dtype == tf.float32
+    assert list(signature.structured_outputs) == ["logits"]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda batch: np.where(np.arange(batch.size).reshape(batch.shape) == 5, np.nan, batch),
+         "NaN or Infinity"),
+        (lambda batch: np.full_like(batch, np.inf), "NaN or Infinity"),
+    ],
+)  # fmt: skip
+def test_signature_rejects_non_finite_input(artifacts, corrupt, message):
+    predict = load_savedmodel(MODELS["mlp"], artifacts.savedmodel("mlp"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        predict(corrupt(sample_batch(MODELS["mlp"], 2)).astype(np.float32))
+
+
+def test_signature_rejects_a_batch_above_the_maximum(artifacts):
+    predict = load_savedmodel(MODELS["mlp"], artifacts.savedmodel("mlp"))
+    assert predict(sample_batch(MODELS["mlp"], DEFAULT_MAX_BATCH)).shape == (64, 10)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="above the maximum.*N <= 64"):
+        predict(sample_batch(MODELS["mlp"], DEFAULT_MAX_BATCH + 1))
