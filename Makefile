@@ -12,8 +12,10 @@ test: $(INSTALLED)
 
 install: $(INSTALLED)
 
-# Reinstalls only when the pins or the installer change, so a second `make test` is quick.
-$(INSTALLED): requirements.txt constraints.txt pyproject.toml scripts/install.sh
+# Reinstalls only when the pins, the installer or the .proto files change, so a second
+# `make test` is quick. The gRPC stubs are generated here, never committed.
+$(INSTALLED): requirements.txt constraints.txt pyproject.toml scripts/install.sh \
+		$(wildcard protos/servebench/generated/*.proto)
 	bash scripts/install.sh $(VENV)
 	touch $@
 

@@ -38,5 +38,9 @@ echo "servebench: installing Python packages into $VENV (about 3 GB on a fresh m
     -r requirements.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . \
     2>&1 | grep -v "^WARNING: Location" || true
-"$VENV/bin/python" -c "import torch, tensorflow, ts, servebench" \
+TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -c "import torch, tensorflow, ts, servebench" \
     || { echo "servebench: the Python install in $VENV is incomplete; see the pip output above" >&2; exit 2; }
+
+echo "servebench: generating gRPC stubs from protos/ into servebench/generated/"
+"$VENV/bin/python" -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. \
+    protos/servebench/generated/*.proto

@@ -47,8 +47,9 @@ def test_weights_of_another_architecture(tmp_path):
 
     weights = tmp_path / "mlp.pt"
     torch.save(seeded_state("mlp", 0), weights)
-    result = run_cli("export", "--model", "resnet18", "--weights", str(weights),
-                     "--out", str(tmp_path / "out"))  # fmt: skip
+    result = run_cli(
+        "export", "--model", "resnet18", "--weights", str(weights), "--out", str(tmp_path / "out")
+    )
     assert_one_line_error(result, "does not fit the resnet18 architecture", "missing keys")
 
 

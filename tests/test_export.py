@@ -40,8 +40,11 @@ def test_manifest_describes_the_artifacts(artifacts, name):
     spec = MODELS[name]
     manifest = json.loads(artifacts.manifest(name).read_text())
     assert manifest["model"] == name
-    assert manifest["input"] == {"name": "input", "shape": [-1, *spec.input_shape],
-                                 "dtype": "float32"}  # fmt: skip
+    assert manifest["input"] == {
+        "name": "input",
+        "shape": [-1, *spec.input_shape],
+        "dtype": "float32",
+    }
     assert manifest["output"]["shape"] == [-1, spec.num_outputs]
     assert manifest["weights_sha256"] == state_sha256(seeded_state(name, 0))
     assert manifest["versions"]["torch"].startswith("2.13.0")
@@ -64,11 +67,13 @@ def test_signature_takes_the_torch_layout(artifacts, name):
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
-        (lambda batch: np.where(np.arange(batch.size).reshape(batch.shape) == 5, np.nan, batch),
-         "NaN or Infinity"),
+        (
+            lambda batch: np.where(np.arange(batch.size).reshape(batch.shape) == 5, np.nan, batch),
+            "NaN or Infinity",
+        ),
         (lambda batch: np.full_like(batch, np.inf), "NaN or Infinity"),
     ],
-)  # fmt: skip
+)
 def test_signature_rejects_non_finite_input(artifacts, corrupt, message):
     predict = load_savedmodel(MODELS["mlp"], artifacts.savedmodel("mlp"))
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):

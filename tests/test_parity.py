@@ -41,7 +41,8 @@ def test_parity_catches_one_changed_weight(artifacts, name):
     state = load_state(name, artifacts.weights(name))
     last_bias = [key for key in state if key.endswith("bias")][-1]
     state[last_bias] = state[last_bias] + torch.full_like(state[last_bias], 1e-3)
-    cases = compare(spec, torch_predict(spec, state),
-                    load_savedmodel(spec, artifacts.savedmodel(name)), "tf")  # fmt: skip
+    cases = compare(
+        spec, torch_predict(spec, state), load_savedmodel(spec, artifacts.savedmodel(name)), "tf"
+    )
     assert all(not case.passed for case in cases)
     assert all(np.isclose(case.max_abs_diff, 1e-3, rtol=1e-2) for case in cases)

@@ -18,8 +18,9 @@ def test_weights_round_trip_through_export(tmp_path):
     weights = tmp_path / "mine.pt"
     torch.save(model.state_dict(), weights)
 
-    result = run_cli("export", "--model", "mlp", "--weights", str(weights),
-                     "--out", str(tmp_path / "out"))  # fmt: skip
+    result = run_cli(
+        "export", "--model", "mlp", "--weights", str(weights), "--out", str(tmp_path / "out")
+    )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "out" / "mlp" / "manifest.json").read_text())
     assert manifest["weights_sha256"] == state_sha256(model.state_dict())

@@ -79,8 +79,12 @@ def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]
                 f"--out {layout.root}` first"
             )
     reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
-    cases = compare(spec, reference, load_savedmodel(spec, layout.savedmodel(spec.name)),
-                    "tf-savedmodel (in-process)")  # fmt: skip
+    cases = compare(
+        spec,
+        reference,
+        load_savedmodel(spec, layout.savedmodel(spec.name)),
+        "tf-savedmodel (in-process)",
+    )
     with tempfile.TemporaryDirectory(prefix="servebench-mar-") as workdir:
         handler = load_mar(layout.mar(spec.name), Path(workdir))
         cases += compare(spec, reference, handler, "torchserve-handler (.mar)")

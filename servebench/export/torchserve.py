@@ -42,14 +42,20 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
         shutil.copyfile(torch_defs.__file__, definitions)
         command = [
             str(Path(sys.executable).with_name("torch-model-archiver")),
-            "--model-name", spec.name,
-            "--version", MAR_VERSION,
-            "--serialized-file", str(weights),
-            "--handler", str(HANDLER),
-            "--extra-files", f"{config},{definitions}",
-            "--export-path", str(store),
+            "--model-name",
+            spec.name,
+            "--version",
+            MAR_VERSION,
+            "--serialized-file",
+            str(weights),
+            "--handler",
+            str(HANDLER),
+            "--extra-files",
+            f"{config},{definitions}",
+            "--export-path",
+            str(store),
             "--force",
-        ]  # fmt: skip
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise UsageError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}")

@@ -1,0 +1,164 @@
+"""Models loaded from a TF Serving model config, and Predict as TF Serving runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+class ServingError(Exception):
+    """An error TF Serving would return, with its canonical status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def invalid(message: str) -> ServingError:
+    return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]  # -1 for an unknown dimension
+    tf_dtype_name: str
+
+
+class Servable:
+    """One version of one model: its signatures, runnable and as SignatureDef protos."""
+
+    def __init__(self, name: str, version: int, path: Path) -> None:
+        self.name = name
+        self.version = version
+        self.loaded = tf.saved_model.load(str(path))
+        self.signature_defs = _read_signature_defs(path)
+
+    def input_infos(self, signature_name: str) -> dict[str, InputInfo]:
+        signature = self.signature_def(signature_name)
+        return {
+            alias: InputInfo(
+                alias,
+                np.dtype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype),
+                tuple(dim.size for dim in info.tensor_shape.dim),
+                types_pb2.DataType.Name(info.dtype),
+            )
+            for alias, info in signature.inputs.items()
+        }
+
+    def signature_def(self, signature_name: str) -> meta_graph_pb2.SignatureDef:
+        key = signature_name or DEFAULT_SIGNATURE
+        if key not in self.signature_defs:
+            raise invalid(f'Serving signature name: "{key}" not found in signature def')
+        return self.signature_defs[key]
+
+    def predict(
+        self, signature_name: str, inputs: dict[str, np.ndarray], output_filter: list[str]
+    ) -> dict[str, np.ndarray]:
+        infos = self.input_infos(signature_name)
+        _check_aliases(infos, inputs)
+        feeds = {alias: _checked_tensor(infos[alias], array) for alias, array in inputs.items()}
+        function = self.loaded.signatures[signature_name or DEFAULT_SIGNATURE]
+        try:
+            outputs = function(**feeds)
+        except tf.errors.OpError as exc:
+            raise ServingError(_status_code(exc.error_code), exc.message) from None
+        if output_filter:
+            unknown = sorted(set(output_filter) - set(outputs))
+            if unknown:
+                raise invalid(f"output tensor alias not found in signature: {unknown[0]}")
+            outputs = {alias: outputs[alias] for alias in output_filter}
+        return {alias: tensor.numpy() for alias, tensor in outputs.items()}
+
+
+class ServableRegistry:
+    """The servables named in a model config file; the newest version of each is served."""
+
+    def __init__(self, config_file: Path) -> None:
+        config = model_server_config_pb2.ModelServerConfig()
+        text_format.Parse(config_file.read_text(), config)
+        self.servables: dict[str, dict[int, Servable]] = {}
+        for model in config.model_config_list.config:
+            base = Path(model.base_path)
+            versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
+            if not versions:
+                raise RuntimeError(f"no numeric version folder under {base}")
+            latest = versions[-1]
+            self.servables[model.name] = {latest: Servable(model.name, latest, base / str(latest))}
+
+    def get(self, name: str, version: int | None = None) -> Servable:
+        versions = self.servables.get(name, {})
+        if version is None and versions:
+            return versions[max(versions)]
+        if version in versions:
+            return versions[version]
+        wanted = f"Latest({name})" if version is None else f"Specific({name}, {version})"
+        raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {wanted}")
+
+    def status(self, name: str, version: int | None = None) -> list[Servable]:
+        """The versions GetModelStatus reports, or NOT_FOUND worded as TF Serving words it."""
+        versions = self.servables.get(name)
+        if not versions:
+            raise ServingError(
+                grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}"
+            )
+        if version is None:
+            return list(versions.values())
+        if version not in versions:
+            raise ServingError(
+                grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {name}"
+            )
+        return [versions[version]]
+
+
+def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+    return dict(saved_model.meta_graphs[0].signature_def)
+
+
+def _check_aliases(infos: dict[str, InputInfo], inputs: dict[str, np.ndarray]) -> None:
+    if set(inputs) == set(infos):
+        return
+    extra = sorted(set(inputs) - set(infos))
+    missing = sorted(set(infos) - set(inputs))
+    raise invalid(
+        f"input size does not match signature: {len(inputs)}!={len(infos)} "
+        f"len({sorted(inputs)}) != len({sorted(infos)}). "
+        f"Sent extra: {extra}. Missing but required: {missing}."
+    )
+
+
+def _checked_tensor(info: InputInfo, array: np.ndarray) -> tf.Tensor:
+    if array.dtype != info.dtype:
+        given = tf.dtypes.as_dtype(array.dtype).name if array.dtype.kind in "biufc" else "string"
+        raise invalid(
+            f"Expects arg[0] to be {tf.dtypes.as_dtype(info.dtype).name} but {given} is provided"
+        )
+    compatible = len(array.shape) == len(info.shape) and all(
+        want in (-1, got) for want, got in zip(info.shape, array.shape, strict=True)
+    )
+    if not compatible:
+        want = "[" + ",".join("?" if dim == -1 else str(dim) for dim in info.shape) + "]"
+        raise invalid(
+            f"input tensor alias {info.name} has shape {list(array.shape)}, "
+            f"not compatible with the signature's {want}"
+        )
+    return tf.constant(array)
+
+
+def _status_code(tf_code: int) -> grpc.StatusCode:
+    """TF's error codes are the canonical gRPC status codes, by number."""
+    return next((c for c in grpc.StatusCode if c.value[0] == tf_code), grpc.StatusCode.INTERNAL)

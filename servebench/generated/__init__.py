@@ -1,0 +1,1 @@
+"""gRPC stubs generated from protos/ by the build (scripts/install.sh); not committed."""
