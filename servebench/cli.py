@@ -45,7 +45,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("artifacts"),
         help="folder written by `servebench export`",
     )
+    parity.add_argument(
+        "--endpoints",
+        action="store_true",
+        help="through all four endpoints of the running stack instead of in-process",
+    )
+    _state_option(parity)
     parity.set_defaults(run=run_parity)
+
+    up = commands.add_parser("up", help="start TorchServe and TF Serving as local processes")
+    up.add_argument("--mode", choices=["local"], default="local", help="only local for now")
+    _model_option(up, default="all")
+    up.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="export's folder")
+    up.add_argument(
+        "--server-threads",
+        type=_positive_int,
+        help="CPU threads each server may use (default: the cores available)",
+    )
+    up.add_argument(
+        "--tfserving-bin",
+        type=Path,
+        help="a tensorflow_model_server binary (default: one on PATH, else the emulator)",
+    )
+    _state_option(up)
+    up.set_defaults(run=run_up)
+
+    down = commands.add_parser("down", help="stop everything `up` started")
+    _state_option(down)
+    down.set_defaults(run=run_down)
 
     demo = commands.add_parser("demo", help="the main job end to end: export, then parity")
     demo.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
@@ -59,6 +86,15 @@ def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
         choices=MODEL_CHOICES,
         default=default,
         help=f"reference model (default {default})",
+    )
+
+
+def _state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".servebench"),
+        help="where the running stack is recorded (default .servebench)",
     )
 
 
@@ -79,9 +115,25 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_parity(args: argparse.Namespace) -> int:
-    from servebench.commands import parity_command
+    from servebench.commands import endpoint_parity_command, parity_command
 
+    if args.endpoints:
+        return endpoint_parity_command(args.state_dir)
     return parity_command(args.model, args.artifacts)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from servebench.commands import up_command
+
+    return up_command(
+        args.model, args.artifacts, args.state_dir, args.server_threads, args.tfserving_bin
+    )
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from servebench.commands import down_command
+
+    return down_command(args.state_dir)
 
 
 def run_demo(args: argparse.Namespace) -> int:

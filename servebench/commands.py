@@ -10,6 +10,14 @@ from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
 from servebench.models import select_models
 from servebench.models.weights import load_state, seeded_state
+from servebench.stack import (
+    default_server_threads,
+    down,
+    load_stack,
+    refuse_second_stack,
+    stack_file,
+    up,
+)
 
 
 def export_command(model: str, out: Path, weights: Path | None, seed: int, max_batch: int) -> int:
@@ -31,6 +39,65 @@ def parity_command(model: str, artifacts: Path) -> int:
     layout = ArtifactLayout(artifacts)
     cases = [case for spec in select_models(model) for case in artifact_parity(spec, layout)]
     return _report_parity(cases)
+
+
+def endpoint_parity_command(state_dir: Path) -> int:
+    from servebench.endpoint_parity import endpoint_parity
+
+    stack = load_stack(state_dir)
+    _warn_if_emulated(stack)
+    return _report_parity(endpoint_parity(stack))
+
+
+def up_command(
+    model: str,
+    artifacts: Path,
+    state_dir: Path,
+    server_threads: int | None,
+    tfserving_bin: Path | None,
+) -> int:
+    threads = server_threads or default_server_threads()
+    refuse_second_stack(state_dir)
+    print(
+        f"starting TorchServe and TF Serving for {model}, {threads} thread(s) each ...", flush=True
+    )
+    stack = up(select_models(model), ArtifactLayout(artifacts), state_dir, threads, tfserving_bin)
+    print(format_stack(stack))
+    _warn_if_emulated(stack)
+    print(f"stack recorded in {stack_file(state_dir)}; stop it with `servebench down`")
+    return 0
+
+
+def down_command(state_dir: Path) -> int:
+    stopped = down(state_dir)
+    if not stopped:
+        print(f"nothing to stop: no stack is recorded in {stack_file(state_dir)}")
+    for line in stopped:
+        print(f"stopped {line}")
+    return 0
+
+
+def format_stack(stack: dict) -> str:
+    lines = [
+        f"{'backend':<11} {'implementation':<20} {'REST':<23} {'gRPC':<16} {'pid':>7} {'ready':>7}"
+    ]
+    for name, backend in stack["backends"].items():
+        endpoints = backend["endpoints"]
+        lines.append(
+            f"{name:<11} {backend['implementation']:<20} {endpoints['rest']:<23} "
+            f"{endpoints['grpc']:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
+        )
+    return "\n".join(lines)
+
+
+def _warn_if_emulated(stack: dict) -> None:
+    for backend in stack["backends"].values():
+        if not backend["real"]:
+            print(
+                f"NOTE: {backend['name']} is served by the {backend['implementation']}, NOT by "
+                "the real server: its numbers say nothing about TF Serving, and no verdict is "
+                "drawn from them."
+            )
 
 
 def demo_command(out: Path) -> int:

@@ -52,11 +52,14 @@ def compare(
 
 
 def format_cases(cases: list[ParityCase]) -> str:
-    lines = [f"{'model':<9} {'compared':<28} {'batch':>5} {'max abs diff':>13} {'max rel':>10}  ok"]
+    width = max([len("compared"), *(len(case.candidate) for case in cases)])
+    lines = [
+        f"{'model':<9} {'compared':<{width}} {'batch':>5} {'max abs diff':>13} {'max rel':>10}  ok"
+    ]
     for case in cases:
         verdict = "yes" if case.passed else f"NO (> {TOLERANCE:g})"
         lines.append(
-            f"{case.model:<9} {case.candidate:<28} {case.batch:>5} "
+            f"{case.model:<9} {case.candidate:<{width}} {case.batch:>5} "
             f"{case.max_abs_diff:>13.3e} {case.max_rel_diff:>10.3e}  {verdict}"
         )
     return "\n".join(lines)

@@ -37,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
     from google.protobuf import text_format
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
-    from servebench.generated import tfserving_monitoring_pb2 as monitoring_config_pb2
 
     from servebench.backends.tfserving_emulator import IMPLEMENTATION
     from servebench.backends.tfserving_emulator.grpc_api import ModelService, PredictionService
     from servebench.backends.tfserving_emulator.metrics import ServingMetrics
     from servebench.backends.tfserving_emulator.rest import RestServer
     from servebench.backends.tfserving_emulator.servables import ServableRegistry
+    from servebench.generated import tfserving_monitoring_pb2 as monitoring_config_pb2
 
     tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
     tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)

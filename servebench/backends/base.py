@@ -1,0 +1,47 @@
+"""What every system under test provides, and the record of a running one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from servebench.export.layout import ArtifactLayout
+from servebench.models import ModelSpec
+
+
+@dataclass
+class RunningBackend:
+    """A started backend as `.servebench/stack.json` records it."""
+
+    name: str  # "torchserve" or "tfserving"
+    implementation: str  # e.g. "torchserve 0.12.0" or "tfserving-emulator"
+    real: bool  # False for the emulator: its numbers never produce a verdict
+    pid: int
+    endpoints: dict[str, str]  # rest, grpc, metrics, and management where there is one
+    log: str
+    ready_seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What both backends are started with, so they get the same budget."""
+
+    models: list[ModelSpec]
+    layout: ArtifactLayout
+    workdir: Path
+    server_threads: int
+
+
+class Backend(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def wait_ready(self, timeout: float) -> RunningBackend: ...
+
+    def stop(self) -> None: ...

@@ -1,0 +1,132 @@
+"""TF Serving: the real tensorflow_model_server when one is available, else the emulator."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
+from servebench.backends.tfserving_emulator import IMPLEMENTATION as EMULATOR
+from servebench.errors import UsageError
+from servebench.export.torchserve import REPO_ROOT
+
+SERVICE_DIR = REPO_ROOT / "services" / "tfserving"
+BINARY = "tensorflow_model_server"
+METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+def find_binary(explicit: Path | None) -> Path | None:
+    """The real server: ``--tfserving-bin`` if given, else one on PATH, else None."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise UsageError(f"--tfserving-bin {explicit} does not exist; pass the binary's path")
+        return explicit
+    found = shutil.which(BINARY)
+    return Path(found) if found else None
+
+
+class TFServingBackend:
+    """One TF Serving process serving every planned model, with the same thread budget as
+    TorchServe: ``server_threads`` intra-op threads and one inter-op thread."""
+
+    name = "tfserving"
+
+    def __init__(self, plan: LaunchPlan, binary: Path | None) -> None:
+        self.plan = plan
+        self.binary = binary
+        self.dir = plan.workdir / "tfserving"
+        self.ports = {"grpc": free_port(), "rest": free_port()}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "logs" / "tfserving.out"
+
+    @property
+    def implementation(self) -> str:
+        return EMULATOR if self.binary is None else _binary_version(self.binary)
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        models_config = self.dir / "models.config"
+        models_config.write_text(self.render_models_config())
+        flags = [
+            f"--port={self.ports['grpc']}",
+            f"--rest_api_port={self.ports['rest']}",
+            f"--model_config_file={models_config}",
+            f"--monitoring_config_file={SERVICE_DIR / 'monitoring.config'}",
+            f"--tensorflow_intra_op_parallelism={self.plan.server_threads}",
+            "--tensorflow_inter_op_parallelism=1",
+        ]
+        if self.binary is None:
+            program = [sys.executable, "-m", "servebench.backends.tfserving_emulator"]
+        else:
+            program = [str(self.binary)]
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": str(self.plan.server_threads)}
+        self.process = spawn([*program, *flags], self.log, env, cwd=self.dir)
+
+    def render_models_config(self) -> str:
+        entries = "".join(
+            f'  config {{ name: "{spec.name}" '
+            f'base_path: "{self.plan.layout.tf_base.resolve() / spec.name}" '
+            f'model_platform: "tensorflow" }}\n'
+            for spec in self.plan.models
+        )
+        return f"model_config_list {{\n{entries}}}\n"
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        rest = f"http://{LOCALHOST}:{self.ports['rest']}"
+        return {
+            "rest": rest,
+            "grpc": f"{LOCALHOST}:{self.ports['grpc']}",
+            "metrics": rest + METRICS_PATH,
+        }
+
+    def wait_ready(self, timeout: float) -> RunningBackend:
+        what = "TF Serving emulator" if self.binary is None else BINARY
+        seconds = wait_until(self._all_available, timeout, what, self.process, self.log)
+        return RunningBackend(
+            name=self.name,
+            implementation=self.implementation,
+            real=self.binary is not None,
+            pid=self.process.pid,
+            endpoints=self.endpoints,
+            log=str(self.log),
+            ready_seconds=round(seconds, 2),
+            settings={
+                "intra_op_threads": self.plan.server_threads,
+                "inter_op_threads": 1,
+                "batching": False,
+                "model_config": str(self.dir / "models.config"),
+            },
+        )
+
+    def _all_available(self) -> bool:
+        return all(model_available(self.endpoints["rest"], spec.name) for spec in self.plan.models)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_session(self.process.pid)
+
+
+def model_available(rest: str, model: str) -> bool:
+    try:
+        reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
+    except requests.RequestException:
+        return False
+    if reply.status_code != 200:
+        return False
+    states = [status.get("state") for status in reply.json().get("model_version_status", [])]
+    return bool(states) and all(state == "AVAILABLE" for state in states)
+
+
+def _binary_version(binary: Path) -> str:
+    result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+    first_line = (result.stdout or result.stderr).strip().splitlines()
+    return f"{BINARY} {first_line[0] if first_line else 'unknown version'}"
