@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(up)
     up.set_defaults(run=run_up)
 
+    probe = commands.add_parser(
+        "probe-bad-inputs", help="send bad inputs to all four endpoints; show who answers how"
+    )
+    probe.add_argument("--model", choices=list(MODELS), help="default: every model served")
+    probe.add_argument("--out", type=Path, help="JSON results (default STATE_DIR/bad-inputs.json)")
+    _state_option(probe)
+    probe.set_defaults(run=run_probe)
+
     down = commands.add_parser("down", help="stop everything `up` started")
     _state_option(down)
     down.set_defaults(run=run_down)
@@ -128,6 +136,12 @@ def run_up(args: argparse.Namespace) -> int:
     return up_command(
         args.model, args.artifacts, args.state_dir, args.server_threads, args.tfserving_bin
     )
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from servebench.commands import probe_command
+
+    return probe_command(args.model, args.state_dir, args.out)
 
 
 def run_down(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from servebench.errors import CheckFailed, UsageError
@@ -16,6 +17,7 @@ from servebench.stack import (
     load_stack,
     refuse_second_stack,
     stack_file,
+    stack_models,
     up,
 )
 
@@ -132,3 +134,42 @@ def _report_parity(cases: list[ParityCase]) -> int:
             f"{worst.max_abs_diff:.3e} (tolerance {failed[0].as_dict()['tolerance']:g})"
         )
     return 0
+
+
+def probe_command(model: str | None, state_dir: Path, out: Path | None) -> int:
+    from servebench import probe
+
+    stack = load_stack(state_dir)
+    specs = select_models(model) if model else stack_models(stack)
+    unknown = [spec.name for spec in specs if spec.name not in stack["models"]]
+    if unknown:
+        raise UsageError(
+            f"the running stack does not serve {unknown[0]}; pick one of {stack['models']}"
+        )
+    results, problems = [], []
+    for spec in specs:
+        before = probe.torchserve_workers(stack, spec)
+        model_results = probe.probe(stack, spec)
+        after = probe.torchserve_workers(stack, spec)
+        print(f"\n{spec.name}: bad input -> status (who answered)")
+        print(probe.format_matrix(model_results))
+        if before != after:
+            problems.append(f"{spec.name}: TorchServe worker PIDs changed from {before} to {after}")
+        problems += [
+            f"{r.model} / {r.case} / {r.target}: {r.problem}" for r in model_results if r.problem
+        ]
+        results += model_results
+    out = out or state_dir / "bad-inputs.json"
+    out.write_text(json.dumps(_probe_record(stack, results), indent=2) + "\n")
+    print(f"\nmessages and details: {out}")
+    _warn_if_emulated(stack)
+    if problems:
+        raise CheckFailed(f"{len(problems)} problem(s), first: {problems[0]}")
+    return 0
+
+
+def _probe_record(stack: dict, results) -> dict:
+    from servebench.probe import as_records
+
+    implementations = {name: b["implementation"] for name, b in stack["backends"].items()}
+    return {"schema_version": 1, "implementations": implementations, "results": as_records(results)}

@@ -67,6 +67,12 @@ def test_each_request_in_a_server_batch_gets_its_own_reply(service):
     assert np.asarray(json.loads(replies[1])["logits"]).shape == (4, 10)
 
 
+def test_unsupported_content_type(service):
+    # TorchServe's worker decodes text/* bodies to str before the handler sees them
+    message = reject(service, "body", "text/plain", json.dumps([[0.0] * 64]))
+    assert "unsupported Content-Type text/plain" in message
+
+
 def test_empty_body(service):
     assert "empty" in reject(service, "body", RAW, b"")
 

@@ -82,6 +82,8 @@ class ServebenchHandler(BaseHandler):
             value = value.encode()
         if not value:
             raise self._error("the request body is empty")
+        if content_type and RAW not in content_type and JSON not in content_type:
+            raise self._error(f"unsupported Content-Type {content_type}; send {RAW} or {JSON}")
         if JSON in content_type or name == "json":
             return JSON, self._validate(self._from_json(self._parse_json(value)))
         return RAW, self._validate(self._from_raw(bytes(value)))

@@ -74,7 +74,7 @@ class Servable:
         try:
             outputs = function(**feeds)
         except tf.errors.OpError as exc:
-            raise ServingError(_status_code(exc.error_code), exc.message) from None
+            raise ServingError(_status_code(exc.error_code), _op_message(exc.message)) from None
         if output_filter:
             unknown = sorted(set(output_filter) - set(outputs))
             if unknown:
@@ -143,9 +143,9 @@ def _check_aliases(infos: dict[str, InputInfo], inputs: dict[str, np.ndarray]) -
 
 def _checked_tensor(info: InputInfo, array: np.ndarray) -> tf.Tensor:
     if array.dtype != info.dtype:
-        given = tf.dtypes.as_dtype(array.dtype).name if array.dtype.kind in "biufc" else "string"
         raise invalid(
-            f"Expects arg[0] to be {tf.dtypes.as_dtype(info.dtype).name} but {given} is provided"
+            f"Expects arg[0] to be {_type_name(info.dtype)} but {_type_name(array.dtype)} "
+            "is provided"
         )
     compatible = len(array.shape) == len(info.shape) and all(
         want in (-1, got) for want, got in zip(info.shape, array.shape, strict=True)
@@ -162,3 +162,19 @@ def _checked_tensor(info: InputInfo, array: np.ndarray) -> tf.Tensor:
 def _status_code(tf_code: int) -> grpc.StatusCode:
     """TF's error codes are the canonical gRPC status codes, by number."""
     return next((c for c in grpc.StatusCode if c.value[0] == tf_code), grpc.StatusCode.INTERNAL)
+
+
+def _type_name(dtype: np.dtype) -> str:
+    """TF's own spelling of a dtype in error messages: float, double, string, ..."""
+    if dtype.kind in "OSU":
+        return "string"
+    return types_pb2.DataType.Name(tf.dtypes.as_dtype(dtype).as_datatype_enum)[3:].lower()
+
+
+def _op_message(message: str) -> str:
+    """The runtime's message without eager mode's preamble ("Graph execution error: Detected
+    at node ...") that a TF Serving session never prints."""
+    marker = "<stack traces unavailable>"
+    if marker in message:
+        message = message.split(marker, 1)[1]
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
