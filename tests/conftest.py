@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -33,3 +34,25 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cwd=cwd or REPO,
         timeout=600,
     )
+
+
+@pytest.fixture(scope="session")
+def stack(artifacts, tmp_path_factory):
+    """Both servers started by the real `servebench up`, stopped by `servebench down` after."""
+    state_dir = tmp_path_factory.mktemp("state")
+    result = run_cli("up", "--artifacts", str(artifacts.root), "--state-dir", str(state_dir))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((state_dir / "stack.json").read_text())
+    record["state_dir"] = str(state_dir)
+    yield record
+    run_cli("down", "--state-dir", str(state_dir))
+
+
+def stack_pids(record: dict) -> list[int]:
+    """Every process in the stack's backends' sessions, alive now."""
+    from servebench.backends.process import process_tree, session_members
+
+    pids = set()
+    for backend in record["backends"].values():
+        pids |= set(process_tree(backend["pid"])) | set(session_members(backend["pid"]))
+    return sorted(pids)
