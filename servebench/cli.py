@@ -82,8 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(down)
     down.set_defaults(run=run_down)
 
-    demo = commands.add_parser("demo", help="the main job end to end: export, then parity")
+    demo = commands.add_parser(
+        "demo", help="the main job end to end: export, parity, up, endpoint parity, probe, down"
+    )
     demo.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
+    _state_option(demo)
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -153,7 +156,7 @@ def run_down(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from servebench.commands import demo_command
 
-    return demo_command(args.out)
+    return demo_command(args.out, args.state_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

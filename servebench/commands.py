@@ -102,11 +102,22 @@ def _warn_if_emulated(stack: dict) -> None:
             )
 
 
-def demo_command(out: Path) -> int:
-    """Until the serving stack lands: export both models, then check parity from disk."""
+def demo_command(out: Path, state_dir: Path) -> int:
+    """The main job as far as it goes today: export, parity in-process, start the stack, parity
+    through all four endpoints, the bad-input matrix, stop the stack (also on Ctrl-C or error)."""
+    refuse_second_stack(state_dir)
     status = export_command("all", out, None, seed=0, max_batch=64)
-    print("\nParity again, from the artifacts on disk:")
-    return max(status, parity_command("all", out))
+    print("\n== starting the local stack")
+    up_command("all", out, state_dir, None, None)
+    try:
+        print("\n== parity through all four endpoints")
+        status = max(status, endpoint_parity_command(state_dir))
+        print("\n== bad-input matrix")
+        status = max(status, probe_command(None, state_dir, None))
+    finally:
+        print("\n== stopping the local stack")
+        down_command(state_dir)
+    return status
 
 
 def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
