@@ -208,9 +208,8 @@ def _tfserving_rest(client, inputs: Inputs) -> dict[str, Callable]:
 
 
 def _tfserving_grpc(client, inputs: Inputs) -> dict[str, Callable]:
-    from tensorflow.core.framework import types_pb2
-
     from servebench.clients.tfserving_grpc import tensor_proto
+    from servebench.generated import tfserving_wire_pb2 as wire
 
     name = inputs.spec.input_name
 
@@ -224,7 +223,7 @@ def _tfserving_grpc(client, inputs: Inputs) -> dict[str, Callable]:
         return proto
 
     def strings():
-        proto = tensor_proto(np.zeros(0, "<f4"), dtype=types_pb2.DT_STRING)
+        proto = tensor_proto(np.zeros(0, "<f4"), dtype=wire.DT_STRING)
         proto.tensor_shape.CopyFrom(tensor_proto(inputs.good).tensor_shape)
         proto.string_val.extend([b"a"] * inputs.spec.input_size)
         return proto
@@ -239,7 +238,7 @@ def _tfserving_grpc(client, inputs: Inputs) -> dict[str, Callable]:
         "batch above maximum": lambda: send(inputs.too_many),
         "body over size limit": lambda: send(inputs.oversized),
         "wrong content type": lambda: send(
-            proto=tensor_proto(inputs.good.astype(np.float64), dtype=types_pb2.DT_DOUBLE)
+            proto=tensor_proto(inputs.good.astype(np.float64), dtype=wire.DT_DOUBLE)
         ),
         "unknown model": lambda: send(inputs.good, model=UNKNOWN_MODEL),
         "unknown version": lambda: send(inputs.good, version=9),

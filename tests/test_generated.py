@@ -30,3 +30,35 @@ def test_torchserve_stub_is_wire_compatible():
     fields = {f.name: f.number for f in inference.PredictionsRequest.DESCRIPTOR.fields}
     assert fields == {"model_name": 1, "model_version": 2, "input": 3}
     assert inference.PredictionResponse.DESCRIPTOR.fields_by_name["prediction"].number == 1
+
+
+def test_tfserving_wire_messages_match_tf_servings_field_numbers():
+    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
+    from tensorflow_serving.apis import get_model_status_pb2, model_pb2, predict_pb2
+
+    from servebench.generated import tfserving_wire_pb2 as wire
+
+    pairs = [
+        (wire.TensorProto, tensor_pb2.TensorProto),
+        (wire.TensorShapeProto, tensor_shape_pb2.TensorShapeProto),
+        (wire.TensorShapeProto.Dim, tensor_shape_pb2.TensorShapeProto.Dim),
+        (wire.ModelSpec, model_pb2.ModelSpec),
+        (wire.PredictRequest, predict_pb2.PredictRequest),
+        (wire.PredictResponse, predict_pb2.PredictResponse),
+        (wire.GetModelStatusRequest, get_model_status_pb2.GetModelStatusRequest),
+        (wire.ModelVersionStatus, get_model_status_pb2.ModelVersionStatus),
+        (wire.GetModelStatusResponse, get_model_status_pb2.GetModelStatusResponse),
+    ]
+    varint = {5, 14}  # int32 and enum encode the same way
+    for mine, theirs in pairs:
+        official = {f.name: f for f in theirs.DESCRIPTOR.fields}
+        for field in mine.DESCRIPTOR.fields:
+            other = official[field.name]
+            assert field.number == other.number, (mine, field.name)
+            assert field.is_repeated == other.is_repeated, (mine, field.name)
+            assert field.type == other.type or {field.type, other.type} <= varint, (
+                mine,
+                field.name,
+            )
+    assert wire.DT_FLOAT == 1 and wire.DT_DOUBLE == 2 and wire.DT_STRING == 7
+    assert wire.ModelVersionStatus.AVAILABLE == get_model_status_pb2.ModelVersionStatus.AVAILABLE
