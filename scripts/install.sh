@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 VENV="${1:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
-# command-on-PATH:debian-package pairs; TorchServe's frontend is a Java program.
-SYSTEM_NEEDS=("java:openjdk-17-jre-headless")
+# command-on-PATH:debian-package pairs. TorchServe's frontend is a Java program; Prometheus
+# records both sides of every benchmark.
+SYSTEM_NEEDS=("java:openjdk-17-jre-headless" "prometheus:prometheus")
 
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do
