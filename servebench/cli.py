@@ -58,9 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(up, default="all")
     up.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="export's folder")
     up.add_argument(
+        "--server-cpus",
+        help="CPUs both servers run on, e.g. 0 or 0-1 (default: the first half of the CPUs; "
+        "the rest is left to the load generator)",
+    )
+    up.add_argument(
         "--server-threads",
         type=_positive_int,
-        help="CPU threads each server may use (default: the cores available)",
+        help="CPU threads each server may use (default: one per server CPU)",
+    )
+    up.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        help="server-side batching for both servers: the largest batch (default 1: off)",
+    )
+    up.add_argument(
+        "--batch-delay-ms",
+        type=int,
+        default=5,
+        help="how long both servers wait to fill a batch (with --batch-size > 1)",
     )
     up.add_argument(
         "--tfserving-bin",
@@ -136,9 +153,13 @@ def run_parity(args: argparse.Namespace) -> int:
 def run_up(args: argparse.Namespace) -> int:
     from servebench.commands import up_command
 
-    return up_command(
-        args.model, args.artifacts, args.state_dir, args.server_threads, args.tfserving_bin
-    )
+    budget = {
+        "server_cpus": args.server_cpus,
+        "server_threads": args.server_threads,
+        "batch_size": args.batch_size,
+        "batch_delay_ms": args.batch_delay_ms if args.batch_size > 1 else 0,
+    }
+    return up_command(args.model, args.artifacts, args.state_dir, budget, args.tfserving_bin)
 
 
 def run_probe(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from servebench import cpus
 from servebench.errors import CheckFailed, UsageError
 from servebench.export import artifact_parity, ensure_writable, export_model
 from servebench.export.layout import ArtifactLayout
@@ -12,7 +13,6 @@ from servebench.export.parity import ParityCase, format_cases
 from servebench.models import select_models
 from servebench.models.weights import load_state, seeded_state
 from servebench.stack import (
-    default_server_threads,
     down,
     load_stack,
     refuse_second_stack,
@@ -55,15 +55,34 @@ def up_command(
     model: str,
     artifacts: Path,
     state_dir: Path,
-    server_threads: int | None,
+    budget: dict,
     tfserving_bin: Path | None,
 ) -> int:
-    threads = server_threads or default_server_threads()
+    """``budget``: server_cpus (a CPU list or None), server_threads (None: one per server CPU),
+    batch_size, batch_delay_ms."""
     refuse_second_stack(state_dir)
+    server_cpus = cpus.parse(budget["server_cpus"]) if budget.get("server_cpus") else None
+    server_cpus = server_cpus or cpus.default_split()[0]
+    plan_options = {
+        "server_cpus": server_cpus,
+        "server_threads": budget.get("server_threads") or len(server_cpus),
+        "batch_size": budget.get("batch_size") or 1,
+        "batch_delay_ms": budget.get("batch_delay_ms") or 0,
+    }
     print(
-        f"starting TorchServe and TF Serving for {model}, {threads} thread(s) each ...", flush=True
+        f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
+        f"{server_cpus}, {plan_options['server_threads']} thread(s) each, batching "
+        + (
+            f"{plan_options['batch_size']} / {plan_options['batch_delay_ms']} ms"
+            if plan_options["batch_size"] > 1
+            else "off"
+        )
+        + " ...",
+        flush=True,
     )
-    stack = up(select_models(model), ArtifactLayout(artifacts), state_dir, threads, tfserving_bin)
+    stack = up(
+        select_models(model), ArtifactLayout(artifacts), state_dir, plan_options, tfserving_bin
+    )
     print(format_stack(stack))
     _warn_if_emulated(stack)
     print(f"stack recorded in {stack_file(state_dir)}; stop it with `servebench down`")
@@ -89,6 +108,11 @@ def format_stack(stack: dict) -> str:
             f"{name:<11} {backend['implementation']:<20} {endpoints['rest']:<23} "
             f"{endpoints['grpc']:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
         )
+    for name, service in stack.get("monitoring", {}).items():
+        lines.append(
+            f"{name:<11} {service['implementation']:<20} {service['endpoints']['http']:<23} "
+            f"{'':<16} {service['pid']:>7} {service['ready_seconds']:>6.1f}s"
+        )
     return "\n".join(lines)
 
 
@@ -108,7 +132,7 @@ def demo_command(out: Path, state_dir: Path) -> int:
     refuse_second_stack(state_dir)
     status = export_command("all", out, None, seed=0, max_batch=64)
     print("\n== starting the local stack")
-    up_command("all", out, state_dir, None, None)
+    up_command("all", out, state_dir, {}, None)
     try:
         print("\n== parity through all four endpoints")
         status = max(status, endpoint_parity_command(state_dir))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,16 +13,12 @@ from servebench.backends.tfserving import TFServingBackend, find_binary
 from servebench.backends.torchserve import TorchServeBackend
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
+from servebench.metrics.prometheus import PrometheusServer, find_prometheus
 from servebench.models import ModelSpec, get_model
 
 STACK_SCHEMA = 1
 DEFAULT_STATE_DIR = Path(".servebench")
 READY_TIMEOUT_S = 180.0
-
-
-def default_server_threads() -> int:
-    """The cores this process may use: the budget each server gets by default."""
-    return len(os.sched_getaffinity(0))
 
 
 def stack_file(state_dir: Path) -> Path:
@@ -46,25 +41,35 @@ def up(
     models: list[ModelSpec],
     layout: ArtifactLayout,
     state_dir: Path,
-    server_threads: int,
+    plan_options: dict,
     tfserving_bin: Path | None,
 ) -> dict:
-    """Start TorchServe and TF Serving (or its emulator), wait until every model is ready, and
-    write ``stack.json``. On any failure, whatever was started is stopped again."""
+    """Start TorchServe, TF Serving (or its emulator) and Prometheus, wait until every model is
+    ready, and write ``stack.json``. On any failure, whatever was started is stopped again.
+
+    ``plan_options`` are LaunchPlan's budget fields: server_threads, server_cpus, batch_size,
+    batch_delay_ms.
+    """
     refuse_second_stack(state_dir)
     _require_artifacts(models, layout)
-    plan = LaunchPlan(models, layout, state_dir.resolve(), server_threads)
+    find_prometheus()  # fail before starting anything
+    plan = LaunchPlan(models, layout, state_dir.resolve(), **plan_options)
     backends = [TorchServeBackend(plan), TFServingBackend(plan, find_binary(tfserving_bin))]
+    started = list(backends)
     try:
         for backend in backends:
             backend.start()
         with ThreadPoolExecutor(len(backends)) as pool:
             running = list(pool.map(lambda b: b.wait_ready(READY_TIMEOUT_S), backends))
+        prometheus = PrometheusServer(state_dir, running)
+        started.append(prometheus)
+        prometheus.start()
+        monitoring = prometheus.wait_ready(READY_TIMEOUT_S)
     except BaseException:
-        for backend in backends:
-            backend.stop()
+        for service in started:
+            service.stop()
         raise
-    stack = _record(models, layout, server_threads, running)
+    stack = _record(models, layout, plan, running, monitoring)
     stack_file(state_dir).write_text(json.dumps(stack, indent=2) + "\n")
     return stack
 
@@ -76,9 +81,9 @@ def down(state_dir: Path) -> list[str]:
         return []
     stack = json.loads(path.read_text())
     stopped = []
-    for name, backend in stack["backends"].items():
-        stop_session(backend["pid"])
-        stopped.append(f"{name} ({backend['implementation']}, pid {backend['pid']})")
+    for name, service in {**stack["backends"], **stack.get("monitoring", {})}.items():
+        stop_session(service["pid"])
+        stopped.append(f"{name} ({service['implementation']}, pid {service['pid']})")
     path.unlink()
     return stopped
 
@@ -88,7 +93,8 @@ def refuse_second_stack(state_dir: Path) -> None:
     if not path.is_file():
         return
     stack = json.loads(path.read_text())
-    if any(alive(backend["pid"]) for backend in stack["backends"].values()):
+    services = {**stack["backends"], **stack.get("monitoring", {})}
+    if any(alive(service["pid"]) for service in services.values()):
         raise UsageError(f"a stack is already running (see {path}); stop it with `servebench down`")
     path.unlink()  # left by a stack that died without `down`
 
@@ -104,7 +110,11 @@ def _require_artifacts(models: list[ModelSpec], layout: ArtifactLayout) -> None:
 
 
 def _record(
-    models: list[ModelSpec], layout: ArtifactLayout, threads: int, running: list[RunningBackend]
+    models: list[ModelSpec],
+    layout: ArtifactLayout,
+    plan: LaunchPlan,
+    running: list[RunningBackend],
+    monitoring: RunningBackend,
 ) -> dict:
     return {
         "schema_version": STACK_SCHEMA,
@@ -112,6 +122,10 @@ def _record(
         "mode": "local",
         "models": [spec.name for spec in models],
         "artifacts": str(layout.root.resolve()),
-        "server_threads": threads,
+        "server_threads": plan.server_threads,
+        "server_cpus": plan.server_cpus,
+        "batch_size": plan.batch_size,
+        "batch_delay_ms": plan.batch_delay_ms,
         "backends": {backend.name: backend.as_dict() for backend in running},
+        "monitoring": {monitoring.name: monitoring.as_dict()},
     }

@@ -35,6 +35,14 @@ class LaunchPlan:
     layout: ArtifactLayout
     workdir: Path
     server_threads: int
+    server_cpus: list[int]
+    # Batching, the same for both servers: off when batch_size is 1.
+    batch_size: int = 1
+    batch_delay_ms: int = 0
+
+    @property
+    def batching(self) -> bool:
+        return self.batch_size > 1
 
 
 class Backend(Protocol):

@@ -25,9 +25,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def spawn(command: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+def spawn(
+    command: list[str], log: Path, env: dict[str, str], cwd: Path, cpus: list[int] | None = None
+) -> subprocess.Popen:
     """Start ``command`` in a session of its own, so its whole tree can be stopped; output goes
-    to ``log``."""
+    to ``log``. With ``cpus``, it and everything it starts run on those CPUs only."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         return subprocess.Popen(
@@ -38,6 +40,7 @@ def spawn(command: list[str], log: Path, env: dict[str, str], cwd: Path) -> subp
             env={**os.environ, **env},
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
 
 

@@ -63,12 +63,31 @@ class TFServingBackend:
             f"--tensorflow_intra_op_parallelism={self.plan.server_threads}",
             "--tensorflow_inter_op_parallelism=1",
         ]
+        if self.plan.batching:
+            flags += ["--enable_batching", f"--batching_parameters_file={self._batching_file()}"]
         if self.binary is None:
             program = [sys.executable, "-m", "servebench.backends.tfserving_emulator"]
         else:
             program = [str(self.binary)]
         env = {"TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": str(self.plan.server_threads)}
-        self.process = spawn([*program, *flags], self.log, env, cwd=self.dir)
+        self.process = spawn(
+            [*program, *flags], self.log, env, cwd=self.dir, cpus=self.plan.server_cpus
+        )
+
+    def _batching_file(self) -> Path:
+        if self.binary is None:
+            raise UsageError(
+                "the TF Serving emulator does not batch; batching needs tensorflow_model_server "
+                "(--tfserving-bin), or run without --batch-size"
+            )
+        path = self.dir / "batching.config"
+        path.write_text(
+            f"max_batch_size {{ value: {self.plan.batch_size} }}\n"
+            f"batch_timeout_micros {{ value: {self.plan.batch_delay_ms * 1000} }}\n"
+            f"num_batch_threads {{ value: {self.plan.server_threads} }}\n"
+            "max_enqueued_batches { value: 1000 }\n"
+        )
+        return path
 
     def render_models_config(self) -> str:
         entries = "".join(
@@ -102,7 +121,10 @@ class TFServingBackend:
             settings={
                 "intra_op_threads": self.plan.server_threads,
                 "inter_op_threads": 1,
-                "batching": False,
+                "batching": self.plan.batching,
+                "batch_size": self.plan.batch_size,
+                "batch_delay_ms": self.plan.batch_delay_ms,
+                "cpus": self.plan.server_cpus,
                 "model_config": str(self.dir / "models.config"),
             },
         )

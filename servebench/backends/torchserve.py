@@ -63,7 +63,7 @@ class TorchServeBackend:
             THREADS_ENV: str(self.plan.server_threads),
             "OMP_NUM_THREADS": str(self.plan.server_threads),
         }
-        self.process = spawn(command, self.log, env, cwd=self.dir)
+        self.process = spawn(command, self.log, env, cwd=self.dir, cpus=self.plan.server_cpus)
 
     def render_config(self) -> str:
         base = (SERVICE_DIR / "config.properties").read_text()
@@ -74,8 +74,8 @@ class TorchServeBackend:
                     "marName": f"{spec.name}.mar",
                     "minWorkers": 1,
                     "maxWorkers": 1,
-                    "batchSize": 1,
-                    "maxBatchDelay": 0,
+                    "batchSize": self.plan.batch_size,
+                    "maxBatchDelay": self.plan.batch_delay_ms,
                 }
             }
             for spec in self.plan.models
@@ -108,7 +108,10 @@ class TorchServeBackend:
             settings={
                 "workers_per_model": 1,
                 "torch_threads": self.plan.server_threads,
-                "batching": False,
+                "batching": self.plan.batching,
+                "batch_size": self.plan.batch_size,
+                "batch_delay_ms": self.plan.batch_delay_ms,
+                "cpus": self.plan.server_cpus,
                 "config": str(self.dir / "config.properties"),
             },
         )

@@ -52,6 +52,24 @@ class Client(ABC):
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    @abstractmethod
+    def encode(self, batch: np.ndarray):
+        """The request for ``batch`` in this endpoint's wire form; built once per payload."""
+
+    @abstractmethod
+    def decode(self, reply, rows: int) -> np.ndarray:
+        """Logits from a reply; ClientError when the reply is not ``rows`` x outputs."""
+
+    def _raw_logits(self, reply: bytes, rows: int) -> np.ndarray:
+        return self._flat_logits(np.frombuffer(reply, dtype="<f4"), rows)
+
+    def _flat_logits(self, values: np.ndarray, rows: int) -> np.ndarray:
+        if values.size != rows * self.spec.num_outputs:
+            raise ClientError(
+                "BAD_REPLY", f"{self.target} returned {values.size} values for {rows} rows"
+            )
+        return values.reshape(rows, self.spec.num_outputs)
+
     def _logits(self, values, rows: int) -> np.ndarray:
         logits = np.asarray(values, dtype=np.float32)
         if logits.shape != (rows, self.spec.num_outputs):

@@ -73,9 +73,7 @@ class TFServingGrpcClient(Client):
             values = np.frombuffer(output.tensor_content, dtype="<f4")
         else:
             values = np.asarray(output.float_val, dtype=np.float32)
-        if values.size != rows * self.spec.num_outputs:
-            raise ClientError("BAD_REPLY", f"{values.size} logits for {rows} rows")
-        return self._logits(values.reshape(rows, -1), rows)
+        return self._flat_logits(values, rows)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.decode(self.send(self.encode(batch)), len(batch))

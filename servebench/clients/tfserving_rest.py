@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from servebench.clients.base import DEFAULT_TIMEOUT_S, Client
+from servebench.clients.base import DEFAULT_TIMEOUT_S, Client, ClientError
 from servebench.clients.rest import RestSession
 from servebench.models import ModelSpec
 
@@ -47,10 +47,15 @@ class TFServingRestClient(Client):
         key = "inputs" if self.form == COLUMNAR else "instances"
         return json.dumps({"signature_name": "serving_default", key: batch.tolist()}).encode()
 
+    def decode(self, reply: bytes, rows: int) -> np.ndarray:
+        document = json.loads(reply)
+        values = document.get("outputs" if self.form == COLUMNAR else "predictions")
+        if values is None:
+            raise ClientError("BAD_REPLY", f"no outputs in the reply: {reply[:200]!r}")
+        return self._logits(values, rows)
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        reply = self.send(self.encode(batch))
-        values = reply["outputs"] if self.form == COLUMNAR else reply["predictions"]
-        return self._logits(values, len(batch))
+        return self.decode(self.send(self.encode(batch)), len(batch))
 
     def ready(self) -> bool:
         try:

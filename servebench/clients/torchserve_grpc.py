@@ -40,14 +40,18 @@ class TorchServeGrpcClient(Client):
         except grpc.RpcError as exc:
             raise ClientError(exc.code().name, exc.details() or "") from None
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def encode(self, batch: np.ndarray) -> inference.PredictionsRequest:
         if self.use_json:
-            body = json.dumps({"inputs": batch.tolist()}).encode()
-            reply = self.send(self.request({JSON_INPUT: body}))
-            return self._logits(json.loads(reply)["logits"], len(batch))
-        body = np.ascontiguousarray(batch, dtype="<f4").tobytes()
-        reply = self.send(self.request({RAW_INPUT: body}))
-        return self._logits(np.frombuffer(reply, dtype="<f4").reshape(len(batch), -1), len(batch))
+            return self.request({JSON_INPUT: json.dumps({"inputs": batch.tolist()}).encode()})
+        return self.request({RAW_INPUT: np.ascontiguousarray(batch, dtype="<f4").tobytes()})
+
+    def decode(self, reply: bytes, rows: int) -> np.ndarray:
+        if self.use_json:
+            return self._logits(json.loads(reply)["logits"], rows)
+        return self._raw_logits(reply, rows)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.decode(self.send(self.encode(batch)), len(batch))
 
     def ready(self) -> bool:
         try:

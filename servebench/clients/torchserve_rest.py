@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from servebench.clients.base import DEFAULT_TIMEOUT_S, Client
@@ -35,14 +37,22 @@ class TorchServeRestClient(Client):
         )
         return reply.content
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self.use_json:
-            import json
+    @property
+    def content_type(self) -> str:
+        return JSON if self.use_json else RAW
 
-            reply = self.send(json.dumps({"inputs": batch.tolist()}).encode(), JSON)
-            return self._logits(json.loads(reply)["logits"], len(batch))
-        reply = self.send(np.ascontiguousarray(batch, dtype="<f4").tobytes(), RAW)
-        return self._logits(np.frombuffer(reply, dtype="<f4").reshape(len(batch), -1), len(batch))
+    def encode(self, batch: np.ndarray) -> bytes:
+        if self.use_json:
+            return json.dumps({"inputs": batch.tolist()}).encode()
+        return np.ascontiguousarray(batch, dtype="<f4").tobytes()
+
+    def decode(self, reply: bytes, rows: int) -> np.ndarray:
+        if self.use_json:
+            return self._logits(json.loads(reply)["logits"], rows)
+        return self._raw_logits(reply, rows)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.decode(self.send(self.encode(batch), self.content_type), len(batch))
 
     def ready(self) -> bool:
         try:

@@ -1,0 +1,74 @@
+"""Every completed request, twice: into the Prometheus histogram and into a CSV log.
+
+Open-loop requests carry their scheduled send time in the event context; their latency is
+measured from it, so queueing in front of an overloaded server is not hidden (coordinated
+omission). Closed-loop requests use Locust's own response time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+from servebench.metrics.exporter import LoadMetrics
+
+LOG_FIELDS = ["start_unix", "latency_s", "target", "model", "outcome", "failure_kind"]
+
+
+class LoadFailure(Exception):
+    """A failed request with a short kind (e.g. "HTTP 503", "INVALID_ARGUMENT", "wrong answer")."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+def failure_kind(exception: BaseException | None) -> str | None:
+    if exception is None:
+        return None
+    if isinstance(exception, LoadFailure):
+        return exception.kind
+    return type(exception).__name__
+
+
+class RequestRecorder:
+    def __init__(self, model: str, log_dir: Path | None, announce_dir: Path | None) -> None:
+        self.model = model
+        self.metrics = LoadMetrics()
+        self.port = self.metrics.serve(announce_dir)
+        self._file = None
+        self._writer = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(log_dir / f"requests-{os.getpid()}.csv", "w", newline="")  # noqa: SIM115
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(LOG_FIELDS)
+
+    def on_request(self, request_type, name, response_time, response_length, exception=None,
+                   context=None, **_) -> None:  # fmt: skip
+        now = time.time()
+        scheduled = (context or {}).get("scheduled_at")
+        latency = now - scheduled if scheduled is not None else response_time / 1000.0
+        kind = failure_kind(exception)
+        self.metrics.observe(name, self.model, latency, kind)
+        if self._writer is not None:
+            start = scheduled if scheduled is not None else now - latency
+            outcome = "success" if kind is None else "failure"
+            self._writer.writerow(
+                [f"{start:.6f}", f"{latency:.6f}", name, self.model, outcome, kind or ""]
+            )
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def mark_test_start(log_dir: Path | None) -> None:
+    """The wall-clock start of the test, so windows (warm-up, repetitions) can be cut later."""
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / "test_start.json").write_text(json.dumps({"unix": time.time()}))

@@ -1,0 +1,212 @@
+"""One Locust user class per target. REST users are FastHttpUsers; gRPC users fire Locust's
+request events themselves. Closed loop by default: each user sends its next request as soon as
+the reply arrives. With --sb-rate, each user instead launches requests on a Poisson schedule
+(open loop), and their latency is measured from the scheduled send time."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from functools import cache
+from pathlib import Path
+
+import gevent
+import grpc.experimental.gevent as grpc_gevent
+from gevent.pool import Group
+from locust import FastHttpUser, User, constant, events, tag, task
+from locust.runners import MasterRunner
+
+from servebench.clients import ClientError, make_client
+from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
+from servebench.metrics.prometheus import loadgen_targets_dir
+from servebench.models import get_model
+from servebench.payloads import PayloadPool
+
+# Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
+grpc_gevent.init_gevent()
+
+FINAL_SCRAPE_WAIT_S = 2.5  # Prometheus scrapes every second; let it read the final counts
+
+
+@cache
+def read_stack(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+class _TargetUser:
+    """What every target shares: payloads, the loop mode, and the request check."""
+
+    target = ""
+    wait_time = constant(0)
+
+    def setup_target(self) -> None:
+        options = self.environment.parsed_options
+        self.spec = get_model(options.sb_model)
+        self.rows = options.sb_batch
+        self.codec = make_client(self.target, read_stack(options.sb_stack), self.spec)
+        self.pool = PayloadPool.build(self.spec, self.codec.encode, self.rows)
+        self.rate = options.sb_rate / max(options.sb_users, 1)
+        self.max_outstanding = options.sb_max_outstanding
+        self.inflight = Group()
+
+    def run_once(self) -> None:
+        if self.rate > 0:
+            self._open_loop()
+        else:
+            self.send_one(self.pool.next(), {})
+
+    def _open_loop(self) -> None:
+        rng = random.Random(os.getpid() * 7919 + id(self))
+        next_at = time.time()
+        while True:
+            next_at += rng.expovariate(self.rate)
+            delay = next_at - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            context = {"scheduled_at": next_at}
+            if len(self.inflight) >= self.max_outstanding:
+                self._fire(0.0, 0, LoadFailure("dropped", "too many requests in flight"), context)
+                continue
+            self.inflight.spawn(self.send_one, self.pool.next(), context)
+
+    def _fire(self, millis: float, length: int, exception, context: dict) -> None:
+        self.environment.events.request.fire(
+            request_type=self.target.rsplit("-", 1)[-1].upper(),
+            name=self.target,
+            response_time=millis,
+            response_length=length,
+            exception=exception,
+            context=context,
+        )
+
+    def on_stop(self) -> None:
+        self.inflight.kill(block=False)
+
+
+class _RestUser(_TargetUser, FastHttpUser):
+    abstract = True
+    concurrency = 64  # connections per user: the open loop keeps many requests in flight
+
+    def on_start(self) -> None:
+        self.setup_target()
+        self.url = self.codec.url()
+        self.headers = {"Content-Type": getattr(self.codec, "content_type", "application/json")}
+
+    def send_one(self, payload: bytes, context: dict) -> None:
+        with self.client.request(
+            "POST", self.url, data=payload, headers=self.headers, name=self.target,
+            catch_response=True, context=context,
+        ) as reply:  # fmt: skip
+            if reply.status_code != 200:
+                kind = f"HTTP {reply.status_code}" if reply.status_code else "connection error"
+                reply.failure(LoadFailure(kind, (reply.text or "")[:200]))
+                return
+            try:
+                self.codec.decode(reply.content, self.rows)
+            except (ClientError, ValueError, KeyError) as exc:
+                reply.failure(LoadFailure("wrong answer", str(exc)[:200]))
+                return
+            reply.success()
+
+
+class _GrpcUser(_TargetUser, User):
+    abstract = True
+
+    def on_start(self) -> None:
+        self.setup_target()
+
+    def send_one(self, payload, context: dict) -> None:
+        started = time.perf_counter()
+        exception, length = None, 0
+        try:
+            reply = self.codec.send(payload)
+            length = len(reply) if isinstance(reply, bytes) else reply.ByteSize()
+            self.codec.decode(reply, self.rows)
+        except ClientError as exc:
+            kind = "wrong answer" if exc.status == "BAD_REPLY" else exc.status
+            exception = LoadFailure(kind, exc.message[:200])
+        self._fire((time.perf_counter() - started) * 1000, length, exception, context)
+
+
+class TorchServeRestUser(_RestUser):
+    target = "torchserve-rest"
+
+    @tag("torchserve-rest")
+    @task
+    def predict(self) -> None:
+        self.run_once()
+
+
+class TorchServeGrpcUser(_GrpcUser):
+    target = "torchserve-grpc"
+
+    @tag("torchserve-grpc")
+    @task
+    def predict(self) -> None:
+        self.run_once()
+
+
+class TFServingRestUser(_RestUser):
+    target = "tfserving-rest"
+
+    @tag("tfserving-rest")
+    @task
+    def predict(self) -> None:
+        self.run_once()
+
+
+class TFServingGrpcUser(_GrpcUser):
+    target = "tfserving-grpc"
+
+    @tag("tfserving-grpc")
+    @task
+    def predict(self) -> None:
+        self.run_once()
+
+
+def select_targets(environment) -> None:
+    """Keep the user classes --sb-target names (or, without it, those --tags left tasks to)."""
+    options = environment.parsed_options
+    wanted = {name.strip() for name in options.sb_target.split(",") if name.strip()}
+    stack = read_stack(options.sb_stack)
+    kept = []
+    for user_class in environment.user_classes:
+        if (wanted and user_class.target not in wanted) or not user_class.tasks:
+            continue
+        server, protocol = user_class.target.split("-")
+        if protocol == "rest":
+            user_class.host = stack["backends"][server]["endpoints"]["rest"]
+        kept.append(user_class)
+    if not kept:
+        raise SystemExit(f"no user class left for --sb-target {options.sb_target!r}")
+    environment.user_classes[:] = kept
+
+
+def start_recorder(environment) -> None:
+    """Record every request in this process; the master of a distributed run sends none."""
+    if isinstance(environment.runner, MasterRunner):
+        return
+    options = environment.parsed_options
+    log_dir = Path(options.sb_request_log) if options.sb_request_log else None
+    announce = Path(options.sb_metrics_dir) if options.sb_metrics_dir else None
+    if announce is None:
+        announce = loadgen_targets_dir(Path(options.sb_stack).parent)
+    recorder = RequestRecorder(options.sb_model, log_dir, announce)
+    environment.events.request.add_listener(recorder.on_request)
+
+    @environment.events.test_start.add_listener
+    def _started(**_) -> None:
+        mark_test_start(log_dir)
+
+    @environment.events.quitting.add_listener
+    def _quitting(**_) -> None:
+        recorder.close()
+        time.sleep(FINAL_SCRAPE_WAIT_S)
+        if announce is not None:
+            (announce / f"loadgen-{os.getpid()}.json").unlink(missing_ok=True)
+
+
+__all__ = ["TorchServeRestUser", "TorchServeGrpcUser", "TFServingRestUser", "TFServingGrpcUser",
+           "events", "select_targets", "start_recorder"]  # fmt: skip

@@ -1,0 +1,71 @@
+"""The load generator's own metrics: a latency histogram and counters per target and outcome.
+
+TorchServe publishes mean latencies only, so percentiles for both servers come from here. Every
+Locust process (the one standalone process, or each worker) serves its own registry on a free
+port and announces it to Prometheus through file service discovery, so the series of several
+workers add up with sum().
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+from servebench.backends.process import LOCALHOST, free_port
+
+
+def latency_buckets(low: float = 50e-6, high: float = 60.0, factor: float = 1.15) -> list[float]:
+    """Geometric bucket bounds in seconds: about 15% apart from 50 µs to 60 s (101 buckets)."""
+    bounds = [low]
+    while bounds[-1] < high:
+        bounds.append(bounds[-1] * factor)
+    return [float(f"{bound:.6g}") for bound in bounds]
+
+
+class LoadMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["target", "protocol", "model"]
+        self.latency = Histogram(
+            "servebench_client_latency_seconds",
+            "Client-side latency: from the scheduled send (open loop) or the send (closed loop) "
+            "to the complete reply",
+            [*labels, "outcome"],
+            buckets=latency_buckets(),
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "servebench_client_requests", "Requests completed", labels, registry=self.registry
+        )
+        self.failures = Counter(
+            "servebench_client_failures",
+            "Requests that failed, by kind",
+            [*labels, "kind"],
+            registry=self.registry,
+        )
+
+    def observe(self, target: str, model: str, seconds: float, failure_kind: str | None) -> None:
+        protocol = target.rsplit("-", 1)[-1]
+        outcome = "success" if failure_kind is None else "failure"
+        self.latency.labels(target, protocol, model, outcome).observe(seconds)
+        self.requests.labels(target, protocol, model).inc()
+        if failure_kind is not None:
+            self.failures.labels(target, protocol, model, failure_kind).inc()
+
+    def serve(self, announce_dir: Path | None) -> int:
+        """Serve on a free 127.0.0.1 port; write it where Prometheus discovers scrape targets."""
+        port = free_port()
+        start_http_server(port, addr=LOCALHOST, registry=self.registry)
+        if announce_dir is not None:
+            announce_dir.mkdir(parents=True, exist_ok=True)
+            entry = [
+                {"targets": [f"{LOCALHOST}:{port}"], "labels": {"loadgen_pid": str(os.getpid())}}
+            ]
+            target_file = announce_dir / f"loadgen-{os.getpid()}.json"
+            temporary = target_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(entry))
+            temporary.rename(target_file)  # Prometheus must never read half a file
+        return port
