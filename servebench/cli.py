@@ -10,6 +10,8 @@ from pathlib import Path
 from servebench.errors import CheckFailed, UsageError
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
 
+TARGETS = ("torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc")
+
 MODEL_CHOICES = [*MODELS, "all"]
 
 
@@ -95,6 +97,40 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(probe)
     probe.set_defaults(run=run_probe)
 
+    bench = commands.add_parser("bench", help="load each target in turn; write results/<run-id>/")
+    bench.add_argument("--scenario", default="steady", help="a file in loadtest/scenarios/ "
+                       "(steady, ramp, spike, soak, poisson)")  # fmt: skip
+    bench.add_argument("--model", choices=MODEL_CHOICES, help="default: every model served")
+    bench.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets")
+    bench.add_argument("--duration", type=_seconds, help="one measurement window (default 30s; "
+                       "soak 10m)")  # fmt: skip
+    bench.add_argument("--warmup", type=_seconds, default=5.0, help="discarded first (default 5s)")
+    bench.add_argument("--repeat", type=_positive_int, default=3, help="measurement windows")
+    bench.add_argument("--users", type=_positive_int, default=4, help="concurrent users")
+    bench.add_argument("--rate", type=float, default=0.0, help="poisson: arrivals per second")
+    bench.add_argument("--batch", type=_positive_int, default=1, help="rows per request")
+    bench.add_argument(
+        "--workers", type=int, default=0, help="Locust workers under one master (0: one process)"
+    )
+    bench.add_argument("--loadgen-cpus", help="CPUs for Locust (default: those not the servers')")
+    bench.add_argument("--server-cpus", help="re-pin the running servers to these CPUs")
+    bench.add_argument("--find-knee", action="store_true",
+                       help="search the highest Poisson rate whose p99 meets --slo-ms")  # fmt: skip
+    bench.add_argument("--slo-ms", type=float, help="p99 objective (default 100 resnet18, 10 mlp)")
+    bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
+    bench.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    _state_option(bench)
+    bench.set_defaults(run=run_bench)
+
+    calibrate = commands.add_parser("calibrate", help="measure the load generator's own ceiling")
+    calibrate.add_argument("--duration", type=_seconds, default=10.0, help="per protocol")
+    calibrate.add_argument("--users", type=_positive_int, default=32)
+    calibrate.add_argument("--workers", type=int, default=0)
+    calibrate.add_argument("--loadgen-cpus", help="CPUs for Locust (default: the second half)")
+    calibrate.add_argument("--server-cpus", help="CPUs for the trivial endpoint (default: first)")
+    _state_option(calibrate)
+    calibrate.set_defaults(run=run_calibrate)
+
     down = commands.add_parser("down", help="stop everything `up` started")
     _state_option(down)
     down.set_defaults(run=run_down)
@@ -124,6 +160,19 @@ def _state_option(parser: argparse.ArgumentParser) -> None:
         default=Path(".servebench"),
         help="where the running stack is recorded (default .servebench)",
     )
+
+
+def _seconds(text: str) -> float:
+    """30, 30s, 2m or 1h -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 2m or 1h") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -166,6 +215,18 @@ def run_probe(args: argparse.Namespace) -> int:
     from servebench.commands import probe_command
 
     return probe_command(args.model, args.state_dir, args.out)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from servebench.commands import bench_command
+
+    return bench_command(args)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from servebench.commands import calibrate_command
+
+    return calibrate_command(args)
 
 
 def run_down(args: argparse.Namespace) -> int:

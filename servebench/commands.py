@@ -208,3 +208,121 @@ def _probe_record(stack: dict, results) -> dict:
 
     implementations = {name: b["implementation"] for name, b in stack["backends"].items()}
     return {"schema_version": 1, "implementations": implementations, "results": as_records(results)}
+
+
+def bench_command(args) -> int:
+    from servebench.bench import BenchPlan, run_bench
+    from servebench.bench.locust_run import scenario_names
+    from servebench.bench.monitor import tree
+    from servebench.clients import TARGETS
+
+    stack = load_stack(args.state_dir)
+    if args.scenario not in scenario_names():
+        raise UsageError(f"unknown scenario {args.scenario!r}; choose one of {scenario_names()}")
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise UsageError(
+            f"unknown target {unknown[:1] or targets}; choose from {', '.join(TARGETS)}"
+        )
+    specs = select_models(args.model) if args.model else stack_models(stack)
+    missing = [spec.name for spec in specs if spec.name not in stack["models"]]
+    if missing:
+        raise UsageError(
+            f"the running stack does not serve {missing[0]}; "
+            "start it with `servebench up --model all`"
+        )
+    if args.scenario == "poisson" and args.rate <= 0 and not args.find_knee:
+        raise UsageError(
+            "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
+        )
+    if args.server_cpus:
+        stack["server_cpus"] = cpus.parse(args.server_cpus)
+        for backend in stack["backends"].values():
+            cpus.pin_processes(tree(backend["pid"]), stack["server_cpus"])
+    loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
+    single_window = args.scenario in ("ramp", "spike", "soak")
+    window = args.duration or (600.0 if args.scenario == "soak" else 30.0)
+    plan = BenchPlan(
+        scenario=args.scenario,
+        models=specs,
+        targets=targets,
+        warmup_s=args.warmup,
+        window_s=window,
+        repeat=1 if single_window else args.repeat,
+        users=args.users,
+        loadgen_cpus=loadgen,
+        out=args.out,
+        state_dir=args.state_dir,
+        rate=args.rate if args.scenario == "poisson" else 0.0,
+        batch=args.batch,
+        workers=args.workers,
+        find_knee=args.find_knee,
+        slo_ms=args.slo_ms,
+        limits=not args.no_limits,
+    )
+    _warn_if_emulated(stack)
+    try:
+        run_dir = run_bench(plan, stack)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: what was measured is in {args.out}/ (results.json, complete=false)")
+        raise
+    results = json.loads((run_dir / "results.json").read_text())
+    print(format_results(results))
+    print(f"\nresults: {run_dir}/results.json")
+    return 0
+
+
+def _loadgen_default(stack: dict) -> list[int]:
+    rest = [cpu for cpu in cpus.available() if cpu not in (stack.get("server_cpus") or [])]
+    return rest or cpus.available()
+
+
+def format_results(results: dict) -> str:
+    lines = [f"{'model':<9} {'target':<16} {'implementation':<19} {'req/s':>8} {'p50 ms':>8} "
+             f"{'p99 ms':>8} {'errors':>7} {'eff.':>5}"]  # fmt: skip
+    for entry in results["targets"]:
+        summary = entry["summary"] or {}
+
+        def median(key: str, summary: dict = summary) -> str:
+            value = summary.get(key, {}).get("median")
+            return f"{value:8.2f}" if value is not None else f"{'--':>8}"
+
+        errors = summary.get("error_ratio", {}).get("max")
+        efficiency = entry.get("serving_efficiency")
+        lines.append(
+            f"{entry['model']:<9} {entry['target']:<16} {entry['implementation']:<19} "
+            f"{median('achieved_rps')} {median('latency_ms_p50')} {median('latency_ms_p99')} "
+            + (f"{errors:7.2%}" if errors is not None else f"{'--':>7}")
+            + (f" {efficiency:5.2f}" if efficiency is not None else f" {'--':>5}")
+        )
+    for knee in results["knee"]:
+        rate = f"{knee['knee_rps']:.1f} req/s" if knee["knee_rps"] else "none found"
+        lines.append(f"knee {knee['model']} {knee['target']}: {rate} at p99 <= "
+                     f"{knee['slo_ms_p99']:g} ms after {len(knee['probes'])} probes")  # fmt: skip
+    for warning in results["warnings"] + [w for e in results["targets"] for w in e["warnings"]]:
+        lines.append(f"WARNING: {warning}")
+    return "\n".join(lines)
+
+
+def calibrate_command(args) -> int:
+    from servebench.bench.calibrate import calibrate
+
+    server_default, loadgen_default = cpus.default_split()
+    server = cpus.parse(args.server_cpus) if args.server_cpus else server_default
+    loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else loadgen_default
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        prometheus = load_stack(args.state_dir)["monitoring"]["prometheus"]["endpoints"]["http"]
+    except UsageError:
+        prometheus = None
+    result = calibrate(
+        args.state_dir, args.duration, args.users, server, loadgen, args.workers, prometheus
+    )
+    for protocol in ("rest", "grpc"):
+        figures = result[protocol]
+        print(f"load generator ceiling, {protocol}: {figures['ceiling_rps']:.0f} req/s "
+              f"(p50 {figures['latency_ms_p50']:.2f} ms, Locust CPU "
+              f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}% on CPUs {loadgen})")  # fmt: skip
+    print(f"recorded in {args.state_dir / 'calibration.json'}; bench warns above half of it")
+    return 0

@@ -31,3 +31,9 @@ def scalar(prometheus: str, expr: str, at: float | None = None) -> float | None:
         return None
     value = float(result[0]["value"][1])
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def client_latency_quantile(q: float, selector: str, window: str) -> str:
+    """PromQL for the q-quantile of successful requests' client latency (seconds) over window."""
+    buckets = f'servebench_client_latency_seconds_bucket{{{selector},outcome="success"}}'
+    return f"histogram_quantile({q}, sum by (le) (increase({buckets}[{window}])))"

@@ -14,6 +14,7 @@ class ModelSpec:
     name: str
     input_shape: tuple[int, ...]  # one sample, without the batch dimension
     num_outputs: int
+    slo_ms: float  # default p99 latency objective for the knee search
     input_name: str = "input"
     output_name: str = "logits"
 
@@ -29,8 +30,8 @@ class ModelSpec:
 
 
 MODELS = {
-    "resnet18": ModelSpec("resnet18", (3, 224, 224), 1000),
-    "mlp": ModelSpec("mlp", (64,), 10),
+    "resnet18": ModelSpec("resnet18", (3, 224, 224), 1000, slo_ms=100.0),
+    "mlp": ModelSpec("mlp", (64,), 10, slo_ms=10.0),
 }
 
 # The largest batch one request may carry; both servers reject more, in the same way.

@@ -1,0 +1,304 @@
+"""`servebench bench`: each target under load one at a time, warm-up discarded, K windows,
+everything measured written to results/<run-id>/ as it comes in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
+from servebench.bench.knee import Probe, find_knee
+from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
+from servebench.bench.stats import summarize
+from servebench.errors import UsageError
+from servebench.models import ModelSpec
+
+FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
+NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
+LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
+
+
+@dataclass
+class BenchPlan:
+    scenario: str
+    models: list[ModelSpec]
+    targets: list[str]
+    warmup_s: float
+    window_s: float
+    repeat: int
+    users: int
+    loadgen_cpus: list[int]
+    out: Path
+    state_dir: Path
+    rate: float = 0.0
+    batch: int = 1
+    workers: int = 0
+    find_knee: bool = False
+    slo_ms: float | None = None
+    limits: bool = True
+    limits_seconds: float = 5.0
+    options: dict = field(default_factory=dict)
+
+
+def run_bench(plan: BenchPlan, stack: dict) -> Path:
+    """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
+    run_dir = plan.out / new_run_id()
+    run_dir.mkdir(parents=True, exist_ok=False)
+    calibration = _calibration(plan.state_dir)
+    loadgen = {"cpus": plan.loadgen_cpus, "workers": plan.workers, "calibration": calibration}
+    write_json(run_dir / "manifest.json", manifest(stack, loadgen))
+    results = _header(plan, stack, calibration)
+    save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
+    save()
+    try:
+        if plan.limits:
+            results["in_process"] = measure_limits(plan, stack)
+            save()
+        for spec in plan.models:
+            for target in plan.targets:
+                if plan.find_knee:
+                    results["knee"].append(_knee(plan, stack, spec, target, run_dir))
+                else:
+                    entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
+                    _judge(entry, results, plan)
+                    results["targets"].append(entry)
+                    if interrupted:
+                        raise KeyboardInterrupt
+                save()
+        results["complete"] = True
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        raise
+    finally:
+        results["finished_at"] = time.time()
+        save()
+    return run_dir
+
+
+def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
+    implementations = {name: b["implementation"] for name, b in stack["backends"].items()}
+    emulated = [name for name, b in stack["backends"].items() if not b["real"]]
+    warnings = []
+    if emulated:
+        warnings.append(
+            f"{', '.join(emulated)} served by an emulator: its figures say nothing about the real "
+            "server, and no verdict may be drawn from this run"
+        )
+    if calibration is None:
+        warnings.append("the load generator's ceiling is unknown: run `servebench calibrate`")
+    return {
+        "schema_version": RESULTS_SCHEMA,
+        "started_at": time.time(),
+        "finished_at": None,
+        "complete": False,
+        "interrupted": False,
+        "scenario": plan.scenario,
+        "params": {
+            "models": [spec.name for spec in plan.models],
+            "targets": plan.targets,
+            "warmup_s": plan.warmup_s,
+            "window_s": plan.window_s,
+            "repeat": plan.repeat,
+            "users": plan.users,
+            "rate": plan.rate,
+            "batch": plan.batch,
+            "workers": plan.workers,
+            "loadgen_cpus": plan.loadgen_cpus,
+            "server_cpus": stack.get("server_cpus"),
+            "server_threads": stack.get("server_threads"),
+            "batch_size": stack.get("batch_size", 1),
+            "find_knee": plan.find_knee,
+            **plan.options,
+        },
+        "implementations": implementations,
+        "verdict_allowed": not emulated,
+        "calibration": calibration,
+        "warnings": warnings,
+        "in_process": {},
+        "targets": [],
+        "knee": [],
+    }
+
+
+def measure_target(
+    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+) -> tuple[dict, bool]:
+    job = _job(plan, stack, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
+    folder = run_dir / spec.name / target
+    server = target.split("-")[0]
+    run = run_locust(
+        job, folder, stack["backends"][server]["pid"], _prometheus(stack), f"{spec.name} {target}"
+    )
+    log = RequestLog.read(folder)
+    repetitions = []
+    for index in range(plan.repeat):
+        start = run.test_start + plan.warmup_s + index * plan.window_s
+        end = start + plan.window_s
+        if end > run.finished:
+            break  # interrupted before this window was complete
+        repetitions.append(_window(plan, stack, spec, target, log, run.samples, index, start, end))
+    entry = {
+        "model": spec.name,
+        "target": target,
+        "server": server,
+        "protocol": target.split("-")[1],
+        "implementation": stack["backends"][server]["implementation"],
+        "real": stack["backends"][server]["real"],
+        "offered_rps": plan.rate or None,
+        "users": plan.users,
+        "requests_logged": len(log),
+        "repetitions": repetitions,
+        "summary": summarize(repetitions) if repetitions else None,
+        "files": {
+            "locust_csv": str(folder / "locust_stats.csv"),
+            "request_logs": sorted(str(p) for p in folder.glob("requests-*.csv")),
+            "locust_log": str(folder / "locust.log"),
+        },
+        "warnings": [],
+    }
+    return entry, run.interrupted
+
+
+def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, end) -> dict:
+    prometheus = _prometheus(stack)
+    server, protocol = target.split("-")
+    figures = log.window(start, end)
+    return {
+        "index": index,
+        "start_unix": start,
+        "end_unix": end,
+        "offered_rps": plan.rate or figures["completed_rps"],
+        **figures,
+        "prometheus": prometheus_window(prometheus, target, spec.name, start, end),
+        "server_side": server_window(prometheus, server, protocol, spec.name, start, end),
+        "resources": resource_window(samples, start, end),
+    }
+
+
+def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
+    """Serving efficiency, and warnings where the figures may not mean what they seem."""
+    summary = entry["summary"]
+    if summary is None:
+        entry["warnings"].append("no complete measurement window")
+        return
+    achieved = summary["achieved_rps"]["median"] or 0.0
+    limit = results["in_process"].get(entry["model"], {}).get(FRAMEWORK[entry["server"]])
+    if limit and not plan.rate:
+        entry["serving_efficiency"] = achieved / limit["rps"]
+    ceiling = (results["calibration"] or {}).get(entry["protocol"], {}).get("ceiling_rps")
+    if ceiling and achieved > NEAR_CEILING * ceiling:
+        entry["warnings"].append(
+            f"{achieved:.0f} req/s is above half the load generator's {entry['protocol']} ceiling "
+            f"({ceiling:.0f} req/s): this may measure Locust, not the server"
+        )
+    busy = max(
+        (rep["resources"].get("loadgen_cpu_percent_mean", 0) for rep in entry["repetitions"]),
+        default=0,
+    )
+    if busy > LOADGEN_BUSY * 100 * len(plan.loadgen_cpus):
+        entry["warnings"].append(
+            f"the load generator used {busy:.0f}% CPU of {len(plan.loadgen_cpus) * 100}%: "
+            "it may be the bottleneck"
+        )
+    if not entry["real"]:
+        entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
+
+
+def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
+    slo_ms = plan.slo_ms or spec.slo_ms
+    server = target.split("-")[0]
+    # Start the search just below the framework's in-process limit, when it was measured.
+    limit = measure_limits_cache.get((spec.name, FRAMEWORK[server]))
+    first_rate = 0.7 * limit if limit else 20.0
+
+    def probe(rate: float) -> Probe:
+        job = _job(
+            plan, stack, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
+        )
+        folder = run_dir / spec.name / target / f"knee-{rate:.1f}"
+        run = run_locust(job, folder, stack["backends"][server]["pid"], _prometheus(stack),
+                         f"{spec.name} {target} @ {rate:.1f}/s")  # fmt: skip
+        if run.interrupted:
+            raise KeyboardInterrupt
+        start = run.test_start + plan.warmup_s
+        figures = RequestLog.read(folder).window(start, start + plan.window_s)
+        p99 = figures["latency_ms"]["p99"]
+        passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
+        return Probe(rate, passed, p99, figures["error_ratio"])
+
+    knee, probes = find_knee(probe, first_rate)
+    return {
+        "model": spec.name,
+        "target": target,
+        "implementation": stack["backends"][server]["implementation"],
+        "slo_ms_p99": slo_ms,
+        "knee_rps": knee,
+        "probes": [vars(p) for p in probes],
+    }
+
+
+measure_limits_cache: dict[tuple[str, str], float] = {}
+
+
+def measure_limits(plan: BenchPlan, stack: dict) -> dict:
+    """Each model's in-process throughput in torch and TF, on the servers' CPUs and threads."""
+    limits = {}
+    for spec in plan.models:
+        limits[spec.name] = {}
+        for framework in ("torch", "tensorflow"):
+            print(f"in-process limit: {spec.name} in {framework} ...", file=sys.stderr, flush=True)
+            figures = _limit(stack, spec.name, framework, plan.limits_seconds, plan.batch)
+            limits[spec.name][framework] = figures
+            measure_limits_cache[(spec.name, framework)] = figures["rps"]
+    return limits
+
+
+def _limit(stack: dict, model: str, framework: str, seconds: float, batch: int) -> dict:
+    cpus = stack.get("server_cpus") or sorted(os.sched_getaffinity(0))
+    command = [
+        sys.executable, "-m", "servebench.bench.limits", "--model", model, "--framework", framework,
+        "--artifacts", stack["artifacts"], "--threads", str(stack.get("server_threads", 1)),
+        "--seconds", str(seconds), "--batch", str(batch),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise UsageError(
+            f"in-process measurement of {model} in {framework} failed: "
+            f"{result.stderr.strip()[-300:]}"
+        )
+    return json.loads(result.stdout)
+
+
+def _job(plan, stack, spec, target, duration, rate, scenario=None) -> LocustJob:
+    return LocustJob(
+        stack_file=plan.state_dir.resolve() / "stack.json",
+        scenario=scenario or plan.scenario,
+        model=spec.name,
+        target=target,
+        duration_s=duration,
+        users=plan.users,
+        rate=rate,
+        batch=plan.batch,
+        workers=plan.workers,
+        loadgen_cpus=plan.loadgen_cpus,
+        options={"slo_ms": plan.slo_ms or spec.slo_ms, **plan.options},
+    )
+
+
+def _prometheus(stack: dict) -> str:
+    return stack["monitoring"]["prometheus"]["endpoints"]["http"]
+
+
+def _calibration(state_dir: Path) -> dict | None:
+    path = state_dir / "calibration.json"
+    return json.loads(path.read_text()) if path.is_file() else None

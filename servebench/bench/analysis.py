@@ -1,0 +1,137 @@
+"""From one target's raw request log and Prometheus to the figures of each measurement window."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from servebench.metrics.promql import client_latency_quantile, scalar
+
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p99.9": 0.999}
+
+
+@dataclass
+class RequestLog:
+    """Every request of one run: completion time, latency, outcome and failure kind."""
+
+    end: np.ndarray
+    latency: np.ndarray
+    success: np.ndarray
+    kinds: list[str]
+
+    @classmethod
+    def read(cls, folder: Path) -> RequestLog:
+        ends, latencies, successes, kinds = [], [], [], []
+        for path in sorted(folder.glob("requests-*.csv")):
+            with open(path, newline="") as log:
+                for row in csv.DictReader(log):
+                    latency = float(row["latency_s"])
+                    ends.append(float(row["start_unix"]) + latency)
+                    latencies.append(latency)
+                    successes.append(row["outcome"] == "success")
+                    kinds.append(row["failure_kind"])
+        return cls(np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool), kinds)
+
+    def __len__(self) -> int:
+        return len(self.end)
+
+    def window(self, start: float, end: float) -> dict:
+        """Figures for requests completed in [start, end)."""
+        inside = (self.end >= start) & (self.end < end)
+        seconds = end - start
+        ok = inside & self.success
+        errors = Counter(
+            kind for kind, keep in zip(self.kinds, inside & ~self.success, strict=True) if keep
+        )
+        count = int(inside.sum())
+        return {
+            "requests": count,
+            "successes": int(ok.sum()),
+            "achieved_rps": float(ok.sum() / seconds) if seconds > 0 else 0.0,
+            "completed_rps": float(count / seconds) if seconds > 0 else 0.0,
+            "errors": dict(errors),
+            "error_ratio": float((count - ok.sum()) / count) if count else 0.0,
+            "latency_ms": _percentiles(self.latency[ok] * 1000),
+        }
+
+
+def _percentiles(millis: np.ndarray) -> dict:
+    if millis.size == 0:
+        return {name: None for name in [*QUANTILES, "mean"]}
+    figures = {name: float(np.quantile(millis, q)) for name, q in QUANTILES.items()}
+    figures["mean"] = float(millis.mean())
+    return figures
+
+
+def prometheus_window(prometheus: str, target: str, model: str, start: float, end: float) -> dict:
+    """The same window from the client histogram, via PromQL (cross-checks the raw log)."""
+    span = f"{max(int(round(end - start)), 1)}s"
+    selector = f'target="{target}",model="{model}"'
+    latency = {}
+    for name, q in QUANTILES.items():
+        value = scalar(prometheus, client_latency_quantile(q, selector, span), at=end)
+        latency[name] = value * 1000 if value is not None else None
+    count = scalar(
+        prometheus, f"sum(increase(servebench_client_requests_total{{{selector}}}[{span}]))", at=end
+    )
+    return {"requests": count, "latency_ms": latency}
+
+
+def server_window(
+    prometheus: str, server: str, protocol: str, model: str, start: float, end: float
+) -> dict:
+    """The server's own view of the window: TorchServe's means, TF Serving's histogram."""
+    span = f"{max(int(round(end - start)), 1)}s"
+    if server == "torchserve":
+        requests = f'sum(increase(ts_inference_requests_total{{model_name="{model}"}}[{span}]))'
+        figures = {}
+        for name, metric in (("inference_ms_mean", "ts_inference_latency_microseconds"),
+                             ("queue_ms_mean", "ts_queue_latency_microseconds")):  # fmt: skip
+            value = scalar(
+                prometheus,
+                f'sum(increase({metric}{{model_name="{model}"}}[{span}])) / {requests} / 1000',
+                at=end,
+            )
+            figures[name] = value
+        figures["requests"] = scalar(prometheus, requests, at=end)
+        return {"source": "ts_* running sums (means only)", **figures}
+    selector = f'model_name="{model}",entrypoint="{protocol.upper()}"'
+    histogram = f":tensorflow:serving:request_latency_bucket{{{selector}}}"
+    figures = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        value = scalar(
+            prometheus,
+            f"histogram_quantile({q}, sum by (le) (increase({histogram}[{span}])))",
+            at=end,
+        )
+        figures[f"latency_ms_{name}"] = value / 1000 if value is not None else None
+    total = scalar(
+        prometheus,
+        f"sum(increase(:tensorflow:serving:request_latency_sum{{{selector}}}[{span}]))",
+        at=end,
+    )
+    count = scalar(
+        prometheus,
+        f"sum(increase(:tensorflow:serving:request_latency_count{{{selector}}}[{span}]))",
+        at=end,
+    )
+    figures["latency_ms_mean"] = total / count / 1000 if total is not None and count else None
+    figures["requests"] = count
+    return {"source": ":tensorflow:serving:request_latency histogram", **figures}
+
+
+def resource_window(samples: list[dict], start: float, end: float) -> dict:
+    inside = [s for s in samples if start <= s["unix"] < end]
+    if not inside:
+        return {}
+    figures = {}
+    for key in ("server_cpu_percent", "server_rss_mb", "loadgen_cpu_percent", "loadgen_rss_mb"):
+        values = [s[key] for s in inside if key in s]
+        if values:
+            figures[f"{key}_mean"] = float(np.mean(values))
+            figures[f"{key}_max"] = float(np.max(values))
+    return figures

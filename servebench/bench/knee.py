@@ -1,0 +1,46 @@
+"""The MLPerf-style headline: the highest offered Poisson rate that still meets the SLO."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Probe:
+    rate: float
+    passed: bool
+    p99_ms: float | None = None
+    error_ratio: float | None = None
+
+
+def find_knee(
+    probe: Callable[[float], Probe],
+    first_rate: float,
+    max_probes: int = 6,
+    tolerance: float = 0.10,
+) -> tuple[float | None, list[Probe]]:
+    """Bracket the knee by doubling or halving from ``first_rate``, then bisect geometrically
+    until the passing and failing rates are within ``tolerance`` of each other.
+
+    Returns (the highest passing rate or None, every probe in order).
+    """
+    passing = failing = None
+    rate, probes = first_rate, []
+    while len(probes) < max_probes:
+        result = probe(rate)
+        probes.append(result)
+        if result.passed:
+            passing = rate if passing is None else max(passing, rate)
+        else:
+            failing = rate if failing is None else min(failing, rate)
+        if passing is not None and failing is not None and failing / passing <= 1 + tolerance:
+            break
+        if failing is None:
+            rate *= 2
+        elif passing is None:
+            rate /= 2
+        else:
+            rate = math.sqrt(passing * failing)
+    return passing, probes

@@ -1,0 +1,106 @@
+"""One Locust process (or a master plus local workers) against one target, watched."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from servebench.backends.process import log_tail, spawn, stop_session
+from servebench.bench.monitor import Progress, ResourceSampler
+from servebench.errors import UsageError
+from servebench.export.torchserve import REPO_ROOT
+
+LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
+SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"
+STARTUP_GRACE_S = 90.0
+
+
+def scenario_names() -> list[str]:
+    return sorted(path.stem for path in SCENARIOS.glob("*.py") if not path.stem.startswith("_"))
+
+
+@dataclass
+class LocustJob:
+    stack_file: Path
+    scenario: str
+    model: str
+    target: str
+    duration_s: float
+    users: int
+    rate: float = 0.0
+    batch: int = 1
+    workers: int = 0
+    loadgen_cpus: list[int] | None = None
+    options: dict = field(default_factory=dict)  # further --sb-* scenario parameters
+
+    def command(self, run_dir: Path) -> list[str]:
+        command = [
+            str(Path(sys.executable).with_name("locust")),
+            "-f", f"{LOCUSTFILE},{SCENARIOS / (self.scenario + '.py')}",
+            "--headless", "--only-summary", "--loglevel", "WARNING",
+            "--csv", str(run_dir / "locust"),
+            "--sb-stack", str(self.stack_file),
+            "--sb-model", self.model,
+            "--sb-target", self.target,
+            "--sb-duration", str(self.duration_s),
+            "--sb-users", str(self.users),
+            "--sb-rate", str(self.rate),
+            "--sb-batch", str(self.batch),
+            "--sb-request-log", str(run_dir),
+        ]  # fmt: skip
+        for name, value in self.options.items():
+            command += [f"--sb-{name.replace('_', '-')}", str(value)]
+        if self.workers:
+            command += ["--processes", str(self.workers)]
+        return command
+
+
+@dataclass
+class LocustRun:
+    run_dir: Path
+    test_start: float
+    finished: float
+    returncode: int
+    samples: list[dict]
+    interrupted: bool = False
+
+
+def run_locust(
+    job: LocustJob, run_dir: Path, server_pid: int, prometheus: str, label: str
+) -> LocustRun:
+    """Run ``job``, sampling resources and showing progress; Ctrl-C stops Locust and returns
+    what was measured (``interrupted``), and the caller re-raises."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "locust.log"
+    process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
+    sampler = ResourceSampler(server_pid, process.pid)
+    selector = f'target="{job.target}",model="{job.model}"'
+    progress = Progress(label, job.duration_s, prometheus, selector)  # no rate without Prometheus
+    sampler.start()
+    progress.start()
+    interrupted = False
+    try:
+        process.wait(timeout=job.duration_s + STARTUP_GRACE_S)
+    except KeyboardInterrupt:
+        interrupted = True
+    except Exception:  # noqa: BLE001 (a timeout or anything else: stop Locust, keep the data)
+        interrupted = True
+    finally:
+        if process.poll() is None:
+            stop_session(process.pid, grace=10)
+        progress.stop()
+        sampler.stop()
+    start_file = run_dir / "test_start.json"
+    if not start_file.is_file():
+        raise UsageError(f"Locust did not start for {job.target}: {log_tail(log, 5)}")
+    return LocustRun(
+        run_dir=run_dir,
+        test_start=json.loads(start_file.read_text())["unix"],
+        finished=time.time(),
+        returncode=process.returncode if process.returncode is not None else -1,
+        samples=sampler.samples,
+        interrupted=interrupted,
+    )
