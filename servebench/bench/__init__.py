@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
-from servebench.bench.knee import Probe, find_knee
+from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
 from servebench.bench.stats import summarize
 from servebench.errors import UsageError
+from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
 
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
@@ -146,6 +147,7 @@ def measure_target(
     entry = {
         "model": spec.name,
         "target": target,
+        "crosscheck": _crosscheck(stack, spec, target, folder, log, run),
         "server": server,
         "protocol": target.split("-")[1],
         "implementation": stack["backends"][server]["implementation"],
@@ -163,6 +165,20 @@ def measure_target(
         "warnings": [],
     }
     return entry, run.interrupted
+
+
+def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict:
+    """All requests of the run as Prometheus counted them, next to the raw log's count. The
+    exporters' PIDs (in the log file names) tell this run's series from earlier ones."""
+    pids = "|".join(path.stem.removeprefix("requests-") for path in folder.glob("requests-*.csv"))
+    selector = f'target="{target}",model="{spec.name}",loadgen_pid=~"{pids}"'
+    span = f"{int(run.finished - run.test_start) + 30}s"
+    counted = scalar(
+        _prometheus(stack),
+        f"sum(max_over_time(servebench_client_requests_total{{{selector}}}[{span}]))",
+        at=run.finished,
+    )
+    return {"log_requests": len(log), "prometheus_requests": counted}
 
 
 def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, end) -> dict:
@@ -239,6 +255,7 @@ def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: P
         "implementation": stack["backends"][server]["implementation"],
         "slo_ms_p99": slo_ms,
         "knee_rps": knee,
+        "converged": converged(probes),
         "probes": [vars(p) for p in probes],
     }
 

@@ -22,7 +22,8 @@ def find_knee(
     tolerance: float = 0.10,
 ) -> tuple[float | None, list[Probe]]:
     """Bracket the knee by doubling or halving from ``first_rate``, then bisect geometrically
-    until the passing and failing rates are within ``tolerance`` of each other.
+    until the passing and failing rates are within ``tolerance`` of each other. A first rate
+    within a factor of two of the knee converges in six probes or fewer.
 
     Returns (the highest passing rate or None, every probe in order).
     """
@@ -44,3 +45,10 @@ def find_knee(
         else:
             rate = math.sqrt(passing * failing)
     return passing, probes
+
+
+def converged(probes: list[Probe], tolerance: float = 0.10) -> bool:
+    """True when a passing and a failing probe bracket the knee within ``tolerance``."""
+    passing = [p.rate for p in probes if p.passed]
+    failing = [p.rate for p in probes if not p.passed]
+    return bool(passing and failing) and min(failing) / max(passing) <= 1 + tolerance

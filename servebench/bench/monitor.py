@@ -79,7 +79,8 @@ class Progress(threading.Thread):
 
     def _line(self, elapsed: float) -> str:
         done = min(elapsed / self.total_s, 1.0)
-        head = f"{self.label} [{'#' * int(done * 20):<20}] {elapsed:5.0f}/{self.total_s:.0f} s"
+        shown = min(elapsed, self.total_s)
+        head = f"{self.label} [{'#' * int(done * 20):<20}] {shown:5.0f}/{self.total_s:.0f} s"
         if self.prometheus is None:
             return head
         rate = scalar(

@@ -35,9 +35,13 @@ def failure_kind(exception: BaseException | None) -> str | None:
 
 
 class RequestRecorder:
-    def __init__(self, model: str, log_dir: Path | None, announce_dir: Path | None) -> None:
+    def __init__(
+        self, model: str, targets: list[str], log_dir: Path | None, announce_dir: Path | None
+    ) -> None:
         self.model = model
         self.metrics = LoadMetrics()
+        for target in targets:
+            self.metrics.declare(target, model)
         self.port = self.metrics.serve(announce_dir)
         self._file = None
         self._writer = None
@@ -71,4 +75,6 @@ def mark_test_start(log_dir: Path | None) -> None:
     """The wall-clock start of the test, so windows (warm-up, repetitions) can be cut later."""
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        (log_dir / "test_start.json").write_text(json.dumps({"unix": time.time()}))
+        marker = log_dir / "test_start.json"
+        if not marker.exists():  # in a distributed run the master and the workers all say so
+            marker.write_text(json.dumps({"unix": time.time()}))

@@ -20,6 +20,7 @@ from locust.runners import MasterRunner
 
 from servebench.clients import ClientError, make_client
 from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
+from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.prometheus import loadgen_targets_dir
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
@@ -185,20 +186,26 @@ def select_targets(environment) -> None:
 
 
 def start_recorder(environment) -> None:
-    """Record every request in this process; the master of a distributed run sends none."""
-    if isinstance(environment.runner, MasterRunner):
-        return
+    """Record every request in this process; the master of a distributed run sends none, but
+    it is the one that knows when the test starts."""
     options = environment.parsed_options
     log_dir = Path(options.sb_request_log) if options.sb_request_log else None
-    announce = Path(options.sb_metrics_dir) if options.sb_metrics_dir else None
-    if announce is None:
-        announce = loadgen_targets_dir(Path(options.sb_stack).parent)
-    recorder = RequestRecorder(options.sb_model, log_dir, announce)
-    environment.events.request.add_listener(recorder.on_request)
 
     @environment.events.test_start.add_listener
     def _started(**_) -> None:
         mark_test_start(log_dir)
+
+    if isinstance(environment.runner, MasterRunner):
+        return
+    announce = Path(options.sb_metrics_dir) if options.sb_metrics_dir else None
+    if announce is None:
+        announce = loadgen_targets_dir(Path(options.sb_stack).parent)
+    targets = [user_class.target for user_class in environment.user_classes]
+    recorder = RequestRecorder(options.sb_model, targets, log_dir, announce)
+    environment.events.request.add_listener(recorder.on_request)
+    prometheus = read_stack(options.sb_stack).get("monitoring", {}).get("prometheus")
+    if prometheus and not options.sb_metrics_dir:
+        wait_until_scraped(prometheus["endpoints"]["http"], recorder.port)
 
     @environment.events.quitting.add_listener
     def _quitting(**_) -> None:

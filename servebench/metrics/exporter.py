@@ -47,6 +47,12 @@ class LoadMetrics:
             registry=self.registry,
         )
 
+    def declare(self, target: str, model: str) -> None:
+        """Create the series at zero now, so that PromQL's increase() sees the first requests."""
+        protocol = target.rsplit("-", 1)[-1]
+        self.latency.labels(target, protocol, model, "success")
+        self.requests.labels(target, protocol, model)
+
     def observe(self, target: str, model: str, seconds: float, failure_kind: str | None) -> None:
         protocol = target.rsplit("-", 1)[-1]
         outcome = "success" if failure_kind is None else "failure"
@@ -69,3 +75,23 @@ class LoadMetrics:
             temporary.write_text(json.dumps(entry))
             temporary.rename(target_file)  # Prometheus must never read half a file
         return port
+
+
+def wait_until_scraped(prometheus: str, port: int, timeout: float = 20.0) -> bool:
+    """Wait until Prometheus scrapes the exporter on ``port`` (it batches newly discovered
+    targets for up to 5 s); a test started before that would lose its first seconds."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            targets = requests.get(f"{prometheus}/api/v1/targets", timeout=2).json()
+            for target in targets["data"]["activeTargets"]:
+                if f":{port}/" in target["scrapeUrl"] and target["health"] == "up":
+                    return True
+        except (requests.RequestException, ValueError, KeyError):
+            pass
+        time.sleep(0.25)
+    return False

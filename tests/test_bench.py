@@ -1,0 +1,261 @@
+"""`servebench bench`, `calibrate` and the Locust file, with real Locust, Prometheus and servers.
+
+Runs are seconds long: these check behaviour, not speed.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import psutil
+import pytest
+
+from servebench.bench.knee import Probe, converged, find_knee
+from servebench.clients import TARGETS
+
+from .conftest import REPO, run_cli
+
+LOCUST = [str(Path(sys.executable).with_name("locust")), "--headless",
+          "-f", "loadtest/locustfile.py,loadtest/scenarios/steady.py"]  # fmt: skip
+SCHEMA = json.loads((REPO / "servebench" / "bench" / "results.schema.json").read_text())
+
+
+def bench(stack, out: Path, *args: str) -> dict:
+    result = run_cli("bench", "--state-dir", stack["state_dir"], "--out", str(out), *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_dir,) = list(out.iterdir())
+    results = json.loads((run_dir / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return {"results": results, "dir": run_dir, "stdout": result.stdout}
+
+
+@pytest.fixture(scope="module")
+def steady(stack, tmp_path_factory):
+    """A short steady run of every target on mlp, with the in-process limits."""
+    out = tmp_path_factory.mktemp("steady")
+    # windows of 3 s: PromQL's increase() needs several 1 s scrapes inside a window
+    return bench(stack, out, "--scenario", "steady", "--model", "mlp", "--duration", "3s",
+                 "--warmup", "2s", "--repeat", "2", "--users", "2")  # fmt: skip
+
+
+def test_every_target_measured_one_at_a_time(steady):
+    results = steady["results"]
+    assert results["complete"] and not results["interrupted"]
+    assert [entry["target"] for entry in results["targets"]] == list(TARGETS)
+    windows = []
+    for entry in results["targets"]:
+        assert len(entry["repetitions"]) == 2
+        for rep in entry["repetitions"]:
+            assert rep["successes"] > 0 and rep["achieved_rps"] > 0
+            assert rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"]
+            windows.append((rep["start_unix"], rep["end_unix"]))
+    windows.sort()
+    assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:], strict=False))
+
+
+def test_prometheus_counts_match_the_raw_log(steady):
+    for entry in steady["results"]["targets"]:
+        check = entry["crosscheck"]
+        assert check["log_requests"] > 0
+        assert (
+            abs(check["prometheus_requests"] - check["log_requests"])
+            <= 0.01 * check["log_requests"]
+        )
+
+
+def test_percentiles_from_prometheus_and_log_agree_roughly(steady):
+    for entry in steady["results"]["targets"]:
+        for rep in entry["repetitions"]:
+            log_p50, prom_p50 = rep["latency_ms"]["p50"], rep["prometheus"]["latency_ms"]["p50"]
+            assert prom_p50 is not None
+            # histogram buckets are 15% wide; window edges differ by up to a scrape interval
+            assert 0.5 * log_p50 <= prom_p50 <= 2.0 * log_p50 + 0.5
+
+
+def test_server_side_figures_and_resources(steady):
+    by_target = {entry["target"]: entry for entry in steady["results"]["targets"]}
+    rep = by_target["torchserve-rest"]["repetitions"][0]
+    assert rep["server_side"]["inference_ms_mean"] > 0
+    assert rep["server_side"]["queue_ms_mean"] is not None
+    tf_rep = by_target["tfserving-grpc"]["repetitions"][0]
+    assert tf_rep["server_side"]["latency_ms_p50"] > 0
+    for entry in by_target.values():
+        resources = entry["repetitions"][0]["resources"]
+        assert resources["server_cpu_percent_mean"] > 0 and resources["server_rss_mb_max"] > 50
+
+
+def test_in_process_limits_and_serving_efficiency(steady):
+    limits = steady["results"]["in_process"]["mlp"]
+    assert limits["torch"]["rps"] > 0 and limits["tensorflow"]["rps"] > 0
+    for entry in steady["results"]["targets"]:
+        assert 0 < entry["serving_efficiency"] < 1.5
+
+
+def test_emulator_is_named_and_blocks_a_verdict(steady):
+    results = steady["results"]
+    assert results["verdict_allowed"] is False
+    assert results["implementations"]["tfserving"] == "tfserving-emulator"
+    assert any("emulator" in warning for warning in results["warnings"])
+    assert "tfserving-emulator" in steady["stdout"]
+
+
+def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
+    manifest = json.loads((steady["dir"] / "manifest.json").read_text())
+    assert manifest["packages"]["locust"] == "2.47.0"
+    assert manifest["cpu"]["cores"] >= 1 and manifest["cpu"]["model"]
+    assert manifest["implementations"]["torchserve"]["real"] is True
+    assert manifest["implementations"]["tfserving"]["real"] is False
+    assert "metrics_mode=prometheus" in manifest["server_configs"]["torchserve"]
+    for entry in steady["results"]["targets"]:
+        assert Path(entry["files"]["locust_csv"]).is_file()
+        assert entry["files"]["request_logs"]
+
+
+def test_open_loop_shows_the_queueing_that_closed_loop_hides(stack, tmp_path):
+    common = ["--model", "resnet18", "--targets", "torchserve-rest", "--warmup", "1s",
+              "--duration", "4s", "--repeat", "1", "--no-limits"]  # fmt: skip
+    closed = bench(stack, tmp_path / "closed", "--scenario", "steady", "--users", "1", *common)
+    closed_rep = closed["results"]["targets"][0]["repetitions"][0]
+    capacity = closed_rep["achieved_rps"]
+    opened = bench(stack, tmp_path / "open", "--scenario", "poisson", "--rate",
+                   f"{2.5 * capacity:.1f}", "--users", "1", *common)  # fmt: skip
+    open_rep = opened["results"]["targets"][0]["repetitions"][0]
+    assert open_rep["offered_rps"] == pytest.approx(2.5 * capacity, rel=0.01)
+    assert open_rep["achieved_rps"] < 0.8 * open_rep["offered_rps"]
+    assert open_rep["latency_ms"]["p99"] > 2 * closed_rep["latency_ms"]["p99"]
+
+
+def test_distributed_workers_add_up(stack, tmp_path):
+    run = bench(stack, tmp_path, "--scenario", "steady", "--model", "mlp", "--targets",
+                "torchserve-grpc", "--duration", "2s", "--warmup", "1s", "--repeat", "1",
+                "--users", "2", "--workers", "2", "--no-limits")  # fmt: skip
+    entry = run["results"]["targets"][0]
+    assert len(entry["files"]["request_logs"]) == 2
+    check = entry["crosscheck"]
+    assert abs(check["prometheus_requests"] - check["log_requests"]) <= 0.01 * check["log_requests"]
+
+
+def test_calibrate_measures_the_load_generator_ceiling(stack):
+    result = run_cli(
+        "calibrate", "--duration", "2s", "--users", "8", "--state-dir", stack["state_dir"]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    calibration = json.loads((Path(stack["state_dir"]) / "calibration.json").read_text())
+    for protocol in ("rest", "grpc"):
+        assert calibration[protocol]["ceiling_rps"] > 100
+        assert calibration[protocol]["error_ratio"] == 0
+    assert "load generator ceiling, rest" in result.stdout
+
+
+def test_interrupt_keeps_partial_results_and_stops_locust(stack, tmp_path):
+    command = [sys.executable, "-m", "servebench", "bench", "--state-dir", stack["state_dir"],
+               "--out", str(tmp_path), "--model", "mlp", "--duration", "30s", "--warmup", "1s",
+               "--repeat", "1", "--users", "1", "--no-limits"]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("*/mlp/*/test_start.json")):
+        time.sleep(0.5)
+    time.sleep(3)
+    locusts = [p.pid for p in psutil.Process(process.pid).children(recursive=True)]
+    locusts += [pid for pid in _locusts_for(tmp_path) if pid not in locusts]
+    assert locusts
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    (results_file,) = tmp_path.glob("*/results.json")
+    results = json.loads(results_file.read_text())
+    assert results["interrupted"] is True and results["complete"] is False
+    assert results["targets"][0]["requests_logged"] > 0
+    time.sleep(1)
+    assert _locusts_for(tmp_path) == []
+
+
+def _locusts_for(folder: Path) -> list[int]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "locust" in cmdline and str(folder) in cmdline:
+            found.append(process.pid)
+    return found
+
+
+def test_locustfile_runs_directly_with_tags(stack, tmp_path):
+    stack_file = str(Path(stack["state_dir"]) / "stack.json")
+    command = [*LOCUST, "--tags", "tfserving-grpc", "--sb-stack", stack_file,
+               "--sb-model", "mlp", "--sb-users", "1", "--sb-duration", "2",
+               "--sb-request-log", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [
+        line.split(",")
+        for f in tmp_path.glob("requests-*.csv")
+        for line in f.read_text().splitlines()[1:]
+    ]
+    assert rows and {row[2] for row in rows} == {"tfserving-grpc"}
+    assert {row[4] for row in rows} == {"success"}
+
+
+def test_a_wrong_answer_counts_as_a_failure(tmp_path):
+    """The trivial endpoint answers 10 floats; a request for 2 rows expects 20."""
+    from servebench.backends.process import free_port, spawn, stop_session, wait_until
+
+    ports = {"rest": free_port(), "grpc": free_port()}
+    log = tmp_path / "trivial.log"
+    command = [sys.executable, "-m", "servebench.load.trivial_server"]
+    command += ["--rest-port", str(ports["rest"]), "--grpc-port", str(ports["grpc"])]
+    server = spawn(command, log, {}, cwd=tmp_path)
+    try:
+        wait_until(lambda: "trivial endpoint" in log.read_text(), 60, "trivial", server, log)
+        endpoints = {
+            "rest": f"http://127.0.0.1:{ports['rest']}",
+            "grpc": f"127.0.0.1:{ports['grpc']}",
+        }
+        stack_file = tmp_path / "stack.json"
+        stack_file.write_text(json.dumps({"backends": {"torchserve": {"endpoints": endpoints}}}))
+        command = [*LOCUST, "--sb-stack", str(stack_file), "--sb-target",
+                   "torchserve-rest,torchserve-grpc", "--sb-model", "mlp", "--sb-batch", "2",
+                   "--sb-users", "2", "--sb-duration", "2", "--sb-request-log", str(tmp_path),
+                   "--sb-metrics-dir", str(tmp_path / "sd")]  # fmt: skip
+        subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    finally:
+        stop_session(server.pid)
+    rows = [
+        line.split(",")
+        for f in tmp_path.glob("requests-*.csv")
+        for line in f.read_text().splitlines()[1:]
+    ]
+    assert {row[2] for row in rows} == {"torchserve-rest", "torchserve-grpc"}
+    assert {(row[4], row[5]) for row in rows} == {("failure", "wrong answer")}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--scenario", "nope"], "unknown scenario 'nope'"),
+     (["--targets", "torchserve-soap"], "unknown target"),
+     (["--scenario", "poisson"], "needs --rate")],
+)  # fmt: skip
+def test_bench_usage_errors_are_one_line(stack, tmp_path, args, message):
+    result = run_cli("bench", "--state-dir", stack["state_dir"], "--out", str(tmp_path), *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+@pytest.mark.parametrize("knee", [37.0, 137.0, 900.0])
+@pytest.mark.parametrize("guess", [0.5, 0.7, 1.0, 1.3, 1.9])
+def test_knee_search_lands_within_ten_percent_in_six_probes(knee, guess):
+    found, probes = find_knee(lambda rate: Probe(rate, rate <= knee), guess * knee)
+    assert len(probes) <= 6 and converged(probes)
+    assert 0.9 * knee <= found <= knee
+
+
+def test_knee_search_says_when_it_did_not_converge():
+    found, probes = find_knee(lambda rate: Probe(rate, rate <= 900.0), 20.0)
+    assert len(probes) == 6 and not converged(probes)
+    assert found < 900.0
