@@ -37,11 +37,9 @@ class TFServingRestClient(Client):
         content_type: str = "application/json",
         model: str | None = None,
         version: str | None = None,
-    ) -> dict:
-        reply = self.http.request(
-            "POST", self.url(model, version), data=body, headers={"Content-Type": content_type}
-        )
-        return reply.json()
+    ) -> bytes:
+        headers = {"Content-Type": content_type}
+        return self.http.request("POST", self.url(model, version), data=body, headers=headers).content
 
     def encode(self, batch: np.ndarray) -> bytes:
         key = "inputs" if self.form == COLUMNAR else "instances"
