@@ -7,8 +7,8 @@ VENV="${1:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 # command-on-PATH:debian-package pairs. TorchServe's frontend is a Java program; Prometheus
-# records both sides of every benchmark.
-SYSTEM_NEEDS=("java:openjdk-17-jre-headless" "prometheus:prometheus")
+# records both sides of every benchmark; Chromium renders the report in its test.
+SYSTEM_NEEDS=("java:openjdk-17-jre-headless" "prometheus:prometheus" "chromium:chromium")
 
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do

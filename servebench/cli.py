@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="search the highest Poisson rate whose p99 meets --slo-ms")  # fmt: skip
     bench.add_argument("--slo-ms", type=float, help="p99 objective (default 100 resnet18, 10 mlp)")
     bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
+    bench.add_argument(
+        "--limits-seconds", type=_seconds, default=5.0, help="in-process measurement per framework"
+    )
     bench.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     _state_option(bench)
     bench.set_defaults(run=run_bench)
@@ -131,12 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(calibrate)
     calibrate.set_defaults(run=run_calibrate)
 
+    report = commands.add_parser("report", help="results/<run-id>/ -> report.html and report.md")
+    report.add_argument(
+        "run_dir", type=Path, nargs="?", help="a bench run folder (default: newest)"
+    )
+    report.add_argument("--format", default="html,md", help="html, md, or both (default)")
+    report.add_argument("--results", type=Path, default=Path("results"), help="where runs live")
+    report.set_defaults(run=run_report)
+
     down = commands.add_parser("down", help="stop everything `up` started")
     _state_option(down)
     down.set_defaults(run=run_down)
 
     demo = commands.add_parser(
-        "demo", help="the main job end to end: export, parity, up, endpoint parity, probe, down"
+        "demo", help="the main job end to end: export, up, parity, probe, bench, report, down"
     )
     demo.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
     _state_option(demo)
@@ -227,6 +238,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from servebench.commands import calibrate_command
 
     return calibrate_command(args)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from servebench.commands import report_command
+
+    return report_command(args.run_dir, args.results, args.format)
 
 
 def run_down(args: argparse.Namespace) -> int:

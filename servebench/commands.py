@@ -127,8 +127,12 @@ def _warn_if_emulated(stack: dict) -> None:
 
 
 def demo_command(out: Path, state_dir: Path) -> int:
-    """The main job as far as it goes today: export, parity in-process, start the stack, parity
-    through all four endpoints, the bad-input matrix, stop the stack (also on Ctrl-C or error)."""
+    """The main job end to end: export, start the stack, parity through all four endpoints, the
+    bad-input matrix, a short bench of both models on all four targets, the report, and the
+    stack stopped again (also on Ctrl-C or an error). Ends with the report's path and a
+    five-line summary."""
+    from servebench.cli import build_parser
+
     refuse_second_stack(state_dir)
     status = export_command("all", out, None, seed=0, max_batch=64)
     print("\n== starting the local stack")
@@ -138,10 +142,47 @@ def demo_command(out: Path, state_dir: Path) -> int:
         status = max(status, endpoint_parity_command(state_dir))
         print("\n== bad-input matrix")
         status = max(status, probe_command(None, state_dir, None))
+        print("\n== a short bench: both models, all four targets, one at a time")
+        args = build_parser().parse_args(
+            ["bench", "--scenario", "steady", "--duration", "4s", "--warmup", "2s",
+             "--repeat", "3", "--users", "2", "--limits-seconds", "2",
+             "--state-dir", str(state_dir), "--out", "results"]
+        )  # fmt: skip
+        bench_command(args)
+        run_dir = sorted(p for p in Path("results").glob("*") if (p / "results.json").is_file())[-1]
+        print("\n== report")
+        report_command(run_dir, Path("results"), "html,md")
     finally:
         print("\n== stopping the local stack")
         down_command(state_dir)
+    print("\n== summary")
+    print(demo_summary(run_dir))
     return status
+
+
+def demo_summary(run_dir: Path) -> str:
+    """Five lines: where the report is, who served, each model's rates, and the verdict."""
+    from servebench.report import RunData
+    from servebench.report.verdict import verdict
+
+    data = RunData.read(run_dir)
+    implementations = data.results["implementations"]
+    served = ", ".join(f"{name}: {impl}" for name, impl in implementations.items())
+    lines = [f"report: {run_dir / 'report.html'} (also report.md)", f"served by {served}"]
+    for model in ("mlp", "resnet18"):
+        rates = [
+            f"{e['target']} {(e['summary'] or {}).get('achieved_rps', {}).get('median') or 0:.0f}"
+            for e in data.results["targets"]
+            if e["model"] == model
+        ]
+        lines.append(f"{model} req/s (median): " + " | ".join(rates))
+    reasons, rows = verdict(data.results, data.stack, data.bad_inputs)
+    if reasons:
+        lines.append("verdict: none, because " + "; ".join(reasons))
+    else:
+        decided = [r for r in rows if r.winner]
+        lines.append(f"verdict: {len(decided)} of {len(rows)} criteria decided; see the report")
+    return "\n".join(lines)
 
 
 def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
@@ -260,6 +301,7 @@ def bench_command(args) -> int:
         find_knee=args.find_knee,
         slo_ms=args.slo_ms,
         limits=not args.no_limits,
+        limits_seconds=args.limits_seconds,
     )
     _warn_if_emulated(stack)
     try:
@@ -325,4 +367,20 @@ def calibrate_command(args) -> int:
               f"(p50 {figures['latency_ms_p50']:.2f} ms, Locust CPU "
               f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}% on CPUs {loadgen})")  # fmt: skip
     print(f"recorded in {args.state_dir / 'calibration.json'}; bench warns above half of it")
+    return 0
+
+
+def report_command(run_dir: Path | None, results_root: Path, formats: str) -> int:
+    from servebench import report
+
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    if not wanted or set(wanted) - {"html", "md"}:
+        raise UsageError(f"--format {formats!r}: use html, md or html,md")
+    if run_dir is None:
+        runs = sorted(p for p in results_root.glob("*") if (p / "results.json").is_file())
+        if not runs:
+            raise UsageError(f"no runs in {results_root}/; run `servebench bench` first")
+        run_dir = runs[-1]
+    for path in report.write(run_dir, wanted):
+        print(f"wrote {path}")
     return 0

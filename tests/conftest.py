@@ -53,6 +53,6 @@ def stack_pids(record: dict) -> list[int]:
     from servebench.backends.process import process_tree, session_members
 
     pids = set()
-    for backend in record["backends"].values():
-        pids |= set(process_tree(backend["pid"])) | set(session_members(backend["pid"]))
+    for service in {**record["backends"], **record.get("monitoring", {})}.values():
+        pids |= set(process_tree(service["pid"])) | set(session_members(service["pid"]))
     return sorted(pids)

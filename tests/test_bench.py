@@ -25,7 +25,11 @@ SCHEMA = json.loads((REPO / "servebench" / "bench" / "results.schema.json").read
 
 
 def bench(stack, out: Path, *args: str) -> dict:
-    result = run_cli("bench", "--state-dir", stack["state_dir"], "--out", str(out), *args)
+    """`servebench bench` run from ``out``'s parent with a relative --out, as a user would."""
+    out.mkdir(parents=True, exist_ok=True)
+    result = run_cli(
+        "bench", "--state-dir", stack["state_dir"], "--out", out.name, *args, cwd=out.parent
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (run_dir,) = list(out.iterdir())
     results = json.loads((run_dir / "results.json").read_text())

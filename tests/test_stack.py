@@ -44,7 +44,7 @@ def test_servers_listen_on_loopback_only(stack):
         for conn in psutil.Process(pid).net_connections(kind="inet")
         if conn.status == psutil.CONN_LISTEN
     ]
-    assert len(listening) >= 7  # TorchServe: 5 ports; the emulator: REST and gRPC
+    assert len(listening) >= 8  # TorchServe: 5 ports; the emulator: REST and gRPC; Prometheus
     assert set(listening) <= {"127.0.0.1", "::ffff:127.0.0.1"}  # Java reports IPv4-mapped form
 
 
@@ -101,9 +101,11 @@ def test_down_leaves_no_process_behind(artifacts, tmp_path):
     started = stack_pids(record)
     names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in started)
     assert "java" in names and "model_service_worker" in names and "tfserving_emulator" in names
+    assert "prometheus" in names
 
     result = run_cli("down", "--state-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "stopped torchserve" in result.stdout and "stopped tfserving" in result.stdout
+    for service in ("torchserve", "tfserving", "prometheus"):
+        assert f"stopped {service}" in result.stdout
     assert [pid for pid in started if alive(pid)] == []
     assert not (tmp_path / "stack.json").exists()

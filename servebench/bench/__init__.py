@@ -14,6 +14,7 @@ from pathlib import Path
 from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.monitor import tree_rss_mb
 from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
 from servebench.bench.stats import summarize
 from servebench.errors import UsageError
@@ -57,7 +58,11 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     results = _header(plan, stack, calibration)
     save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
     save()
+    _keep_context(plan, stack, run_dir)
+    results["idle_rss_mb"] = {name: tree_rss_mb(b["pid"]) for name, b in stack["backends"].items()}
     try:
+        results["parity"] = _parity(plan, stack)
+        save()
         if plan.limits:
             results["in_process"] = measure_limits(plan, stack)
             save()
@@ -80,6 +85,41 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
         results["finished_at"] = time.time()
         save()
     return run_dir
+
+
+def _keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> None:
+    """Copy what the report needs besides the measurements, so a run folder stands alone:
+    the stack record, the artifacts' manifests and the latest bad-input matrix."""
+    context = run_dir / "context"
+    context.mkdir()
+    write_json(context / "stack.json", stack)
+    for spec in plan.models:
+        manifest_file = Path(stack["artifacts"]) / spec.name / "manifest.json"
+        if manifest_file.is_file():
+            write_json(
+                context / f"artifact-{spec.name}.json", json.loads(manifest_file.read_text())
+            )
+    bad_inputs = plan.state_dir / "bad-inputs.json"
+    if bad_inputs.is_file():
+        write_json(context / "bad-inputs.json", json.loads(bad_inputs.read_text()))
+
+
+def _parity(plan: BenchPlan, stack: dict) -> dict:
+    """Same model, checked again right before the load: in-process (from export) and through
+    every endpoint of the running stack."""
+    from servebench.endpoint_parity import endpoint_parity
+
+    in_process = []
+    for spec in plan.models:
+        manifest_file = Path(stack["artifacts"]) / spec.name / "manifest.json"
+        if manifest_file.is_file():
+            in_process += json.loads(manifest_file.read_text())["parity"]
+    endpoints = [
+        case.as_dict()
+        for case in endpoint_parity(stack)
+        if case.model in {s.name for s in plan.models}
+    ]
+    return {"in_process": in_process, "endpoints": endpoints}
 
 
 def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
@@ -121,6 +161,7 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
         "verdict_allowed": not emulated,
         "calibration": calibration,
         "warnings": warnings,
+        "parity": {},
         "in_process": {},
         "targets": [],
         "knee": [],

@@ -73,6 +73,7 @@ def run_locust(
 ) -> LocustRun:
     """Run ``job``, sampling resources and showing progress; Ctrl-C stops Locust and returns
     what was measured (``interrupted``), and the caller re-raises."""
+    run_dir = run_dir.resolve()  # Locust runs in the repository, not in the caller's folder
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "locust.log"
     process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)

@@ -19,6 +19,17 @@ def tree(pid: int) -> list[int]:
     return sorted(set(process_tree(pid)) | set(session_members(pid)))
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, in MiB."""
+    total = 0
+    for member in tree(pid):
+        try:
+            total += psutil.Process(member).memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
 class ResourceSampler(threading.Thread):
     """Samples CPU% (summed over a process tree, 100 = one core) and RSS of two trees."""
 

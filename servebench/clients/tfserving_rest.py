@@ -39,7 +39,9 @@ class TFServingRestClient(Client):
         version: str | None = None,
     ) -> bytes:
         headers = {"Content-Type": content_type}
-        return self.http.request("POST", self.url(model, version), data=body, headers=headers).content
+        return self.http.request(
+            "POST", self.url(model, version), data=body, headers=headers
+        ).content
 
     def encode(self, batch: np.ndarray) -> bytes:
         key = "inputs" if self.form == COLUMNAR else "instances"

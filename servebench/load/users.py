@@ -131,40 +131,35 @@ class _GrpcUser(_TargetUser, User):
         self._fire((time.perf_counter() - started) * 1000, length, exception, context)
 
 
-class TorchServeRestUser(_RestUser):
-    target = "torchserve-rest"
+def _predict_task(target: str):
+    """The one task of a target's user, tagged with the target so --tags can pick it."""
 
-    @tag("torchserve-rest")
+    @tag(target)
     @task
     def predict(self) -> None:
         self.run_once()
+
+    return predict
+
+
+class TorchServeRestUser(_RestUser):
+    target = "torchserve-rest"
+    predict = _predict_task(target)
 
 
 class TorchServeGrpcUser(_GrpcUser):
     target = "torchserve-grpc"
-
-    @tag("torchserve-grpc")
-    @task
-    def predict(self) -> None:
-        self.run_once()
+    predict = _predict_task(target)
 
 
 class TFServingRestUser(_RestUser):
     target = "tfserving-rest"
-
-    @tag("tfserving-rest")
-    @task
-    def predict(self) -> None:
-        self.run_once()
+    predict = _predict_task(target)
 
 
 class TFServingGrpcUser(_GrpcUser):
     target = "tfserving-grpc"
-
-    @tag("tfserving-grpc")
-    @task
-    def predict(self) -> None:
-        self.run_once()
+    predict = _predict_task(target)
 
 
 def select_targets(environment) -> None:

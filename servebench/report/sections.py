@@ -1,0 +1,325 @@
+"""Each report section as blocks: ("p", text), ("table", head, rows), ("img", name, uri),
+("pre", text). Every figure comes from the run folder."""
+
+from __future__ import annotations
+
+from servebench.report import plots
+from servebench.report.verdict import NAMES, Finding
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None:
+        return "--"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def _ci(summary_item: dict | None) -> str:
+    if not summary_item or summary_item.get("median") is None:
+        return "--"
+    text = _num(summary_item["median"])
+    ci = summary_item.get("ci95")
+    if ci:  # every figure here is non-negative: a t-interval's negative end is shown as 0
+        text += f" [{_num(max(ci['low'], 0.0))}, {_num(ci['high'])}]"
+    return text
+
+
+def setup_section(data) -> list:
+    manifest, params = data.manifest, data.results["params"]
+    cpu = manifest.get("cpu", {})
+    processes = params.get("workers") or 1
+    loop = f"open-loop rate {params['rate']:g}/s" if params.get("rate") else "closed loop"
+    batching = "off" if params.get("batch_size", 1) <= 1 else f"batch {params['batch_size']}"
+    blocks = [
+        ("p", f"Machine: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores. Servers on CPUs "
+              f"{params.get('server_cpus')} with {params.get('server_threads')} thread(s) each; "
+              f"Locust on CPUs {params.get('loadgen_cpus')} ({processes} process(es))."),
+        ("p", f"Scenario {data.results['scenario']}: warm-up {params['warmup_s']:g} s "
+              f"discarded, then {params['repeat']} window(s) of {params['window_s']:g} s; "
+              f"{params['users']} user(s), {loop}; server batching {batching}."),
+    ]  # fmt: skip
+    rows = [
+        [name, impl, "real" if "emulator" not in impl else "EMULATOR"]
+        for name, impl in data.results["implementations"].items()
+    ]
+    blocks.append(("table", ["backend", "implementation", "kind"], rows))
+    packages = manifest.get("packages", {})
+    blocks.append(
+        (
+            "table",
+            ["package", "version"],
+            [[k, str(v)] for k, v in packages.items()]
+            + [["python", manifest.get("python", "?")], ["git", manifest.get("git_sha", "?")[:12]]],
+        )
+    )
+    model_rows = [
+        [name, a["weights_sha256"][:16] + "...", str(a["input"]["shape"]), str(a["max_batch"])]
+        for name, a in data.artifacts.items()
+    ]
+    blocks.append(("table", ["model", "weights sha256", "input shape", "max batch"], model_rows))
+    for name, text in manifest.get("server_configs", {}).items():
+        blocks.append(("p", f"{name} configuration:"))
+        blocks.append(("pre", text.strip()))
+    return blocks
+
+
+def parity_section(data) -> list:
+    parity = data.results.get("parity") or {}
+    rows = [
+        [
+            c["model"],
+            c["candidate"],
+            str(c["batch"]),
+            f"{c['max_abs_diff']:.2e}",
+            "yes" if c["passed"] else "NO",
+        ]
+        for c in parity.get("in_process", []) + parity.get("endpoints", [])
+    ]
+    if not rows:
+        return [("p", "No parity results were recorded with this run.")]
+    return [
+        (
+            "p",
+            "The same inputs (batch 1 and 8) through in-process PyTorch (the reference), the "
+            "exported artifacts and every endpoint; tolerance 1e-4 max absolute difference.",
+        ),
+        ("table", ["model", "compared with torch", "batch", "max abs diff", "ok"], rows),
+    ]
+
+
+def targets_section(data) -> list:
+    head = [
+        "model",
+        "target",
+        "implementation",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "server CPU %",
+        "server RSS MB",
+    ]
+    rows = []
+    for entry in data.results["targets"]:
+        summary = entry.get("summary") or {}
+        reps = entry["repetitions"]
+        cpu = [r["resources"].get("server_cpu_percent_mean") for r in reps]
+        rss = [r["resources"].get("server_rss_mb_max") for r in reps]
+        rows.append(
+            [
+                entry["model"],
+                entry["target"],
+                entry["implementation"],
+                _ci(summary.get("achieved_rps")),
+                _ci(summary.get("latency_ms_p50")),
+                _ci(summary.get("latency_ms_p90")),
+                _ci(summary.get("latency_ms_p99")),
+                _ci(summary.get("latency_ms_p99.9")),
+                f"{(summary.get('error_ratio') or {}).get('max') or 0:.2%}",
+                _num(max((c for c in cpu if c is not None), default=None)),
+                _num(max((r for r in rss if r is not None), default=None)),
+            ]
+        )
+    blocks = [
+        (
+            "p",
+            "Medians across windows, with the 95% confidence interval of the mean in "
+            "brackets. Latency is client-side, from the raw request log.",
+        ),
+        ("table", head, rows),
+    ]
+    warnings = data.results.get("warnings", []) + [
+        f"{e['model']} {e['target']}: {w}" for e in data.results["targets"] for w in e["warnings"]
+    ]
+    blocks += [("p", f"Warning: {w}") for w in warnings]
+    return blocks
+
+
+def plots_section(data) -> list:
+    blocks = []
+    for model in data.models:
+        blocks.append(
+            ("img", f"{model}-latency-vs-load", plots.latency_vs_load(data.results, model))
+        )
+        blocks.append(
+            ("img", f"{model}-latency-cdf", plots.latency_cdf(data.results, data.run_dir, model))
+        )
+        blocks.append(
+            (
+                "img",
+                f"{model}-throughput",
+                plots.throughput_over_time(data.results, data.run_dir, model),
+            )
+        )
+    return blocks
+
+
+def time_section(data) -> list:
+    rows = []
+    for entry in data.results["targets"]:
+        reps = entry["repetitions"]
+        if not reps:
+            continue
+        side = reps[-1]["server_side"]
+        if entry["server"] == "torchserve":
+            server_text = (
+                f"inference {_num(side.get('inference_ms_mean'))} ms + queue "
+                f"{_num(side.get('queue_ms_mean'))} ms (means)"
+            )
+        else:
+            mean, p99 = _num(side.get("latency_ms_mean")), _num(side.get("latency_ms_p99"))
+            server_text = f"request {mean} ms mean, p99 {p99} ms"
+        rows.append(
+            [
+                entry["model"],
+                entry["target"],
+                _num(reps[-1]["latency_ms"]["mean"]),
+                server_text,
+                _num(entry.get("serving_efficiency")),
+            ]
+        )
+    limits = [
+        [model, framework, _num(figures["rps"]), _num(figures["latency_ms"]["p50"])]
+        for model, frameworks in data.results.get("in_process", {}).items()
+        for framework, figures in frameworks.items()
+    ]
+    return [
+        (
+            "p",
+            "Client latency (mean, last window) against the server's own account of the same "
+            "requests; the rest is transport, (de)serialization and the frontend.",
+        ),
+        ("table", ["model", "target", "client mean ms", "server's own time", "efficiency"], rows),
+        (
+            "p",
+            "In-process limits: the model called directly in each framework on the servers' "
+            "CPUs and threads, batch 1. Serving efficiency = served req/s / this.",
+        ),
+        ("table", ["model", "framework", "req/s", "p50 ms"], limits),
+    ]
+
+
+def deployment_section(data) -> list:
+    blocks = []
+    if data.stack:
+        rows = [
+            [name, b["implementation"], _num(b["ready_seconds"])]
+            for name, b in data.stack["backends"].items()
+        ]
+        blocks.append(
+            (
+                "p",
+                "Time from process start to every model READY/AVAILABLE (one measurement; "
+                "it includes model loading, which is not timed separately).",
+            )
+        )
+        blocks.append(("table", ["server", "implementation", "seconds to ready"], rows))
+    idle = data.results.get("idle_rss_mb", {})
+    memory = []
+    for server in ("torchserve", "tfserving"):
+        loaded = [
+            r["resources"].get("server_rss_mb_max")
+            for e in data.results["targets"]
+            if e["server"] == server
+            for r in e["repetitions"]
+        ]
+        loaded = [v for v in loaded if v is not None]
+        memory.append(
+            [NAMES[server], _num(idle.get(server)), _num(max(loaded) if loaded else None)]
+        )
+    blocks.append(("table", ["server", "RSS at idle MB", "RSS under load MB (max)"], memory))
+    sizes = [
+        [
+            model,
+            f"{a['artifacts']['torchserve_mar']['bytes'] / 1e6:.1f}",
+            f"{a['artifacts']['tf_savedmodel']['bytes'] / 1e6:.1f}",
+        ]
+        for model, a in data.artifacts.items()
+    ]
+    blocks.append(("table", ["model", ".mar MB", "SavedModel MB"], sizes))
+    blocks += _rest_vs_grpc(data)
+    blocks += _bad_inputs(data)
+    return blocks
+
+
+def _rest_vs_grpc(data) -> list:
+    by_key = {(e["model"], e["server"], e["protocol"]): e for e in data.results["targets"]}
+    rows = []
+    for (model, server, protocol), entry in sorted(by_key.items()):
+        other = by_key.get((model, server, "grpc"))
+        if (
+            protocol != "rest"
+            or other is None
+            or not entry.get("summary")
+            or not other.get("summary")
+        ):
+            continue
+        rest_p50 = entry["summary"]["latency_ms_p50"]["median"]
+        grpc_p50 = other["summary"]["latency_ms_p50"]["median"]
+        rest_rps = entry["summary"]["achieved_rps"]["median"]
+        grpc_rps = other["summary"]["achieved_rps"]["median"]
+        rows.append(
+            [
+                model,
+                NAMES[server],
+                f"{_num(rest_p50)} / {_num(grpc_p50)}",
+                f"{_num(rest_rps)} / {_num(grpc_rps)}",
+            ]
+        )
+    if not rows:
+        return []
+    return [
+        ("p", "REST vs gRPC on each server (p50 ms, req/s):"),
+        ("table", ["model", "server", "p50 REST / gRPC", "req/s REST / gRPC"], rows),
+    ]
+
+
+def _bad_inputs(data) -> list:
+    if not data.bad_inputs:
+        return [
+            (
+                "p",
+                "No bad-input matrix was recorded; run `servebench probe-bad-inputs` "
+                "before `bench`.",
+            )
+        ]
+    results = data.bad_inputs["results"]
+    targets = sorted(
+        {r["target"] for r in results},
+        key=["torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc"].index,
+    )
+    rows = []
+    for model in sorted({r["model"] for r in results}):
+        for case in dict.fromkeys(r["case"] for r in results):
+            cells = {
+                r["target"]: f"{r['status']} ({r['answered_by']})"
+                + (" !" if r.get("problem") else "")
+                for r in results
+                if r["model"] == model and r["case"] == case
+            }
+            rows.append([model, case, *(cells.get(t, "--") for t in targets)])
+    return [
+        (
+            "p",
+            "Bad input: status and who answered (model code = the handler or the SavedModel's "
+            "in-graph checks; server = the server before that code; ! = a broken contract).",
+        ),
+        ("table", ["model", "case", *targets], rows),
+    ]
+
+
+def verdict_section(reasons: list[str], rows: list[Finding]) -> list:
+    blocks = []
+    if reasons:
+        blocks.append(("p", "No winner is named in this report: " + "; ".join(reasons) + "."))
+    blocks.append(
+        (
+            "table",
+            ["criterion", "scope", "winner", "finding"],
+            [[f.criterion, f.scope, NAMES.get(f.winner, "none"), f.text] for f in rows],
+        )
+    )
+    return blocks

@@ -1,0 +1,185 @@
+"""The verdict: per criterion, the winner and the margin, or "no significant difference".
+
+Pure functions of results.json (and the stack and bad-input records kept beside it). No winner
+is named at all when a side was served by the emulator, or when the load generator was near
+its ceiling: such figures cannot support a claim about the servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVERS = ("torchserve", "tfserving")
+NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
+SINGLE_SAMPLE_MARGIN = 1.25  # with one measurement, only a 25% difference is called
+
+
+@dataclass(frozen=True)
+class Finding:
+    criterion: str
+    scope: str  # e.g. "mlp, REST"
+    winner: str | None  # "torchserve", "tfserving", or None
+    text: str
+
+
+def blockers(results: dict) -> list[str]:
+    """Why no winner may be named, if any reason applies to the whole run."""
+    reasons = []
+    emulated = [
+        name for name, impl in results.get("implementations", {}).items() if "emulator" in impl
+    ]
+    if emulated or not results.get("verdict_allowed", False):
+        reasons.append(
+            "the TF Serving side was served by the servebench emulator, not TF Serving"
+            if emulated
+            else "a backend was not the real server"
+        )
+    near = [
+        f"{t['model']} {t['target']}"
+        for t in results.get("targets", [])
+        if any("ceiling" in w or "bottleneck" in w for w in t.get("warnings", []))
+    ]
+    if near:
+        reasons.append(f"the load generator was near its ceiling for {', '.join(near)}")
+    return reasons
+
+
+def compare_intervals(
+    criterion: str, scope: str, values: dict, higher_is_better: bool, unit: str
+) -> Finding:
+    """``values``: server -> {"median": x, "ci95": {"low", "high"} or None}."""
+    a, b = (values.get(server) for server in SERVERS)
+    if not a or not b or a.get("median") is None or b.get("median") is None:
+        return Finding(criterion, scope, None, "not measured for both servers")
+    if _overlap(a.get("ci95"), b.get("ci95")):
+        return Finding(criterion, scope, None, "no significant difference (95% intervals overlap)")
+    if a.get("ci95") is None or b.get("ci95") is None:
+        return _single_sample(criterion, scope, a["median"], b["median"], higher_is_better, unit)
+    return _winner(criterion, scope, a["median"], b["median"], higher_is_better, unit)
+
+
+def _single_sample(criterion, scope, a, b, higher_is_better, unit) -> Finding:
+    ratio = max(a, b) / min(a, b) if min(a, b) > 0 else float("inf")
+    if ratio < SINGLE_SAMPLE_MARGIN:
+        return Finding(criterion, scope, None, "no significant difference (one measurement each)")
+    finding = _winner(criterion, scope, a, b, higher_is_better, unit)
+    return Finding(criterion, scope, finding.winner, finding.text + " (one measurement each)")
+
+
+def _winner(criterion, scope, a, b, higher_is_better, unit) -> Finding:
+    first_wins = (a > b) if higher_is_better else (a < b)
+    winner, loser = (SERVERS[0], SERVERS[1]) if first_wins else (SERVERS[1], SERVERS[0])
+    best, worst = (a, b) if first_wins else (b, a)
+    ratio = best / worst if worst else float("inf")
+    if not higher_is_better:
+        ratio = worst / best if best else float("inf")
+    text = f"{NAMES[winner]} by {ratio:.2f}x ({best:.3g} vs {worst:.3g} {unit} for {NAMES[loser]})"
+    return Finding(criterion, scope, winner, text)
+
+
+def _overlap(a: dict | None, b: dict | None) -> bool:
+    if a is None or b is None:
+        return False
+    return a["low"] <= b["high"] and b["low"] <= a["high"]
+
+
+def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list[Finding]:
+    """Every criterion for every model and protocol both servers were measured on."""
+    rows = []
+    by_key = {(t["model"], t["server"], t["protocol"]): t for t in results.get("targets", [])}
+    scopes = sorted({(model, protocol) for model, _, protocol in by_key})
+    for model, protocol in scopes:
+        scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}"
+        pair = {server: by_key.get((model, server, protocol)) for server in SERVERS}
+        rows.append(
+            compare_intervals("throughput", scope, _metric(pair, "achieved_rps"), True, "req/s")
+        )
+        rows.append(
+            compare_intervals(
+                "tail latency (p99)", scope, _metric(pair, "latency_ms_p99"), False, "ms"
+            )
+        )
+        rows.append(
+            compare_intervals("serving efficiency", scope, _efficiency(pair), True, "of in-process")
+        )
+        rows.append(
+            compare_intervals(
+                "memory under load", scope, _resource(pair, "server_rss_mb_max"), False, "MB"
+            )
+        )
+    if bad_inputs:
+        rows.append(_robustness(bad_inputs))
+    if stack:
+        ready = {
+            s: {"median": stack["backends"][s]["ready_seconds"], "ci95": None}
+            for s in SERVERS
+            if s in stack.get("backends", {})
+        }
+        rows.append(compare_intervals("time to ready", "all models", ready, False, "s"))
+    return rows
+
+
+def _metric(pair: dict, key: str) -> dict:
+    return {
+        server: (entry or {}).get("summary", {}).get(key) if entry else None
+        for server, entry in pair.items()
+    }
+
+
+def _efficiency(pair: dict) -> dict:
+    values = {}
+    for server, entry in pair.items():
+        if entry and entry.get("serving_efficiency") is not None:
+            values[server] = {"median": entry["serving_efficiency"], "ci95": None}
+    return values
+
+
+def _resource(pair: dict, key: str) -> dict:
+    from servebench.bench.stats import ci95, median
+
+    values = {}
+    for server, entry in pair.items():
+        if entry:
+            samples = [rep["resources"].get(key) for rep in entry["repetitions"]]
+            values[server] = {"median": median(samples), "ci95": ci95(samples)}
+    return values
+
+
+def _robustness(bad_inputs: dict) -> Finding:
+    """Fewer broken contracts (invalid input accepted, 5xx, a failed request afterwards) wins."""
+    problems = {server: 0 for server in SERVERS}
+    for result in bad_inputs["results"]:
+        server = result["target"].split("-")[0]
+        bad_status = result["status"].startswith("HTTP 5") or result["status"] in (
+            "INTERNAL",
+            "UNKNOWN",
+        )
+        if result.get("problem") or bad_status:
+            problems[server] += 1
+    a, b = problems["torchserve"], problems["tfserving"]
+    if a == b:
+        return Finding(
+            "robustness to bad input",
+            "bad-input matrix",
+            None,
+            f"no difference ({a} problem answers each)",
+        )
+    winner = "torchserve" if a < b else "tfserving"
+    return Finding(
+        "robustness to bad input",
+        "bad-input matrix",
+        winner,
+        f"{NAMES[winner]}: {min(a, b)} problem answers vs {max(a, b)} "
+        "(5xx/INTERNAL, accepted invalid input, or a failure afterwards)",
+    )
+
+
+def verdict(
+    results: dict, stack: dict | None, bad_inputs: dict | None
+) -> tuple[list[str], list[Finding]]:
+    """(reasons no winner may be named, findings); with reasons, every winner is withheld."""
+    reasons = blockers(results)
+    rows = findings(results, stack, bad_inputs)
+    if reasons:
+        rows = [Finding(r.criterion, r.scope, None, "no verdict: withheld") for r in rows]
+    return reasons, rows

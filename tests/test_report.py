@@ -1,0 +1,82 @@
+"""The report, rendered from a real short run, and opened in headless Chromium."""
+
+import json
+import subprocess
+
+import pytest
+from PIL import Image
+
+from servebench.report import SECTIONS
+
+from .conftest import run_cli
+
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report_run(stack, tmp_path_factory):
+    """probe-bad-inputs, then a short bench of mlp on all four targets, then `report`."""
+    out = tmp_path_factory.mktemp("report")
+    probe = run_cli("probe-bad-inputs", "--model", "mlp", "--state-dir", stack["state_dir"])
+    assert probe.returncode == 0, probe.stderr
+    result = run_cli("bench", "--state-dir", stack["state_dir"], "--out", str(out), "--model",
+                     "mlp", "--duration", "3s", "--warmup", "2s", "--repeat", "2", "--users", "2",
+                     "--limits-seconds", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = list(out.iterdir())
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_report_files_and_sections(report_run):
+    html = (report_run / "report.html").read_text()
+    markdown = (report_run / "report.md").read_text()
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in html
+        assert f"## {section}" in markdown
+    assert "http://" not in html.split("<h2>Setup</h2>")[1].split("<pre>")[0]  # self-contained
+    assert html.count('src="data:image/png;base64,') == 3  # three plots for one model
+    assert len(list((report_run / "plots").glob("*.png"))) == 3
+
+
+def test_report_says_plainly_that_the_tf_side_was_the_emulator(report_run):
+    for name in ("report.html", "report.md"):
+        text = (report_run / name).read_text()
+        banner = text.split("Setup")[0]
+        assert "NOT by TensorFlow Serving" in banner
+        assert "No winner is named in this report" in text
+    results = json.loads((report_run / "results.json").read_text())
+    assert results["parity"]["endpoints"] and all(
+        c["passed"] for c in results["parity"]["endpoints"]
+    )
+
+
+def test_report_carries_the_bad_input_matrix_and_deployment_facts(report_run):
+    markdown = (report_run / "report.md").read_text()
+    assert "| mlp | NaN/Inf | HTTP 400 (model code)" in markdown
+    assert "seconds to ready" in markdown and "RSS at idle MB" in markdown
+    assert "p50 REST / gRPC" in markdown
+
+
+def test_report_renders_in_headless_chromium(report_run, tmp_path):
+    page = f"file://{report_run / 'report.html'}"
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    shot = tmp_path / "shot.png"
+    result = subprocess.run(
+        [*CHROMIUM, *profile, "--enable-logging=stderr", "--v=0", "--window-size=1200,2400",
+         f"--screenshot={shot}", page],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.is_file(), result.stderr[-2000:]
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert console == []
+    image = Image.open(shot).convert("L")
+    low, high = image.getextrema()
+    assert high - low > 100 and len(image.getcolors(maxcolors=65536) or []) > 20  # not blank
+    dom = subprocess.run([*CHROMIUM, *profile, "--dump-dom", page], capture_output=True,
+                         text=True, timeout=120).stdout  # fmt: skip
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in dom

@@ -1,0 +1,127 @@
+"""The verdict logic on constructed results: it must never claim more than the data supports."""
+
+from servebench.report.verdict import blockers, compare_intervals, verdict
+
+
+def interval(median, low, high):
+    return {"median": median, "ci95": {"mean": median, "low": low, "high": high, "n": 3}}
+
+
+def target(model, target_name, rps, p99, warnings=()):
+    server, protocol = target_name.split("-")
+    return {
+        "model": model,
+        "target": target_name,
+        "server": server,
+        "protocol": protocol,
+        "summary": {"achieved_rps": rps, "latency_ms_p99": p99},
+        "repetitions": [{"resources": {"server_rss_mb_max": 500.0}}] * 3,
+        "warnings": list(warnings),
+    }
+
+
+def results(targets, implementations=None, allowed=True):
+    return {
+        "implementations": implementations
+        or {"torchserve": "torchserve 0.12.0", "tfserving": "tensorflow_model_server 2.20.0"},
+        "verdict_allowed": allowed,
+        "targets": targets,
+    }
+
+
+def test_clear_winner_is_named_with_its_margin():
+    finding = compare_intervals(
+        "throughput",
+        "mlp, REST",
+        {"torchserve": interval(900, 880, 920), "tfserving": interval(600, 590, 610)},
+        True,
+        "req/s",
+    )
+    assert finding.winner == "torchserve"
+    assert "1.50x" in finding.text
+
+
+def test_lower_latency_wins_when_lower_is_better():
+    finding = compare_intervals(
+        "tail latency (p99)",
+        "mlp, REST",
+        {"torchserve": interval(12, 11, 13), "tfserving": interval(4, 3.5, 4.5)},
+        False,
+        "ms",
+    )
+    assert finding.winner == "tfserving"
+    assert "3.00x" in finding.text
+
+
+def test_overlapping_intervals_mean_no_significant_difference():
+    finding = compare_intervals(
+        "throughput",
+        "mlp, REST",
+        {"torchserve": interval(900, 800, 1000), "tfserving": interval(950, 900, 1000)},
+        True,
+        "req/s",
+    )
+    assert finding.winner is None
+    assert "no significant difference" in finding.text
+
+
+def test_real_servers_get_a_verdict():
+    run = results(
+        [
+            target("mlp", "torchserve-rest", interval(900, 880, 920), interval(5, 4, 6)),
+            target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
+        ]
+    )
+    reasons, rows = verdict(run, None, None)
+    assert reasons == []
+    winners = {row.criterion: row.winner for row in rows}
+    assert winners["throughput"] == "torchserve" and winners["tail latency (p99)"] == "torchserve"
+
+
+def test_the_emulator_blocks_every_winner():
+    run = results(
+        [
+            target("mlp", "torchserve-rest", interval(900, 880, 920), interval(5, 4, 6)),
+            target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
+        ],
+        {"torchserve": "torchserve 0.12.0", "tfserving": "tfserving-emulator"},
+        allowed=False,
+    )
+    reasons, rows = verdict(run, None, None)
+    assert any("emulator" in reason for reason in reasons)
+    assert rows and all(row.winner is None for row in rows)
+    assert all("TorchServe" not in row.text and "TF Serving" not in row.text for row in rows)
+
+
+def test_a_load_generator_near_its_ceiling_blocks_every_winner():
+    warning = "9000 req/s is above half the load generator's rest ceiling (11000 req/s)"
+    run = results(
+        [
+            target(
+                "mlp", "torchserve-rest", interval(9000, 8800, 9200), interval(5, 4, 6), [warning]
+            ),
+            target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
+        ]
+    )
+    assert any("ceiling" in reason for reason in blockers(run))
+    _, rows = verdict(run, None, None)
+    assert all(row.winner is None for row in rows)
+
+
+def test_single_measurements_need_a_clear_margin():
+    close = compare_intervals(
+        "time to ready",
+        "all",
+        {"torchserve": {"median": 5.0, "ci95": None}, "tfserving": {"median": 4.5, "ci95": None}},
+        False,
+        "s",
+    )
+    assert close.winner is None
+    far = compare_intervals(
+        "time to ready",
+        "all",
+        {"torchserve": {"median": 9.0, "ci95": None}, "tfserving": {"median": 4.0, "ci95": None}},
+        False,
+        "s",
+    )
+    assert far.winner == "tfserving" and "one measurement" in far.text
