@@ -115,7 +115,8 @@ def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
     assert manifest["implementations"]["tfserving"]["real"] is False
     assert "metrics_mode=prometheus" in manifest["server_configs"]["torchserve"]
     for entry in steady["results"]["targets"]:
-        assert Path(entry["files"]["locust_csv"]).is_file()
+        assert (steady["dir"] / entry["files"]["locust_csv"]).is_file()
+        assert all((steady["dir"] / log).is_file() for log in entry["files"]["request_logs"])
         assert entry["files"]["request_logs"]
 
 

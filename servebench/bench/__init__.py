@@ -198,10 +198,12 @@ def measure_target(
         "requests_logged": len(log),
         "repetitions": repetitions,
         "summary": summarize(repetitions) if repetitions else None,
-        "files": {
-            "locust_csv": str(folder / "locust_stats.csv"),
-            "request_logs": sorted(str(p) for p in folder.glob("requests-*.csv")),
-            "locust_log": str(folder / "locust.log"),
+        "files": {  # relative to the run folder, so the folder can be moved
+            "locust_csv": f"{spec.name}/{target}/locust_stats.csv",
+            "request_logs": sorted(
+                f"{spec.name}/{target}/{p.name}" for p in folder.glob("requests-*.csv")
+            ),
+            "locust_log": f"{spec.name}/{target}/locust.log",
         },
         "warnings": [],
     }

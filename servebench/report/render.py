@@ -10,7 +10,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.85em; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.5em; text-align: left; }
 th { background: #eee; }
 .banner { background: #fff3cd; border: 2px solid #d39e00; padding: 0.8em; font-weight: bold; }
-pre { background: #f6f6f6; padding: 0.6em; font-size: 0.8em; overflow-x: auto; }
+pre { background: #f6f6f6; padding: 0.6em; font-size: 0.8em; white-space: pre-wrap; }
 img { max-width: 100%; display: block; margin: 0.5em 0; }
 """
 
