@@ -142,6 +142,12 @@ def demo_command(out: Path, state_dir: Path) -> int:
         status = max(status, endpoint_parity_command(state_dir))
         print("\n== bad-input matrix")
         status = max(status, probe_command(None, state_dir, None))
+        print("\n== the load generator's ceiling")
+        calibrate_command(
+            build_parser().parse_args(
+                ["calibrate", "--duration", "3s", "--state-dir", str(state_dir)]
+            )
+        )
         print("\n== a short bench: both models, all four targets, one at a time")
         args = build_parser().parse_args(
             ["bench", "--scenario", "steady", "--duration", "4s", "--warmup", "2s",

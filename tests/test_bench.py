@@ -85,6 +85,10 @@ def test_server_side_figures_and_resources(steady):
     rep = by_target["torchserve-rest"]["repetitions"][0]
     assert rep["server_side"]["inference_ms_mean"] > 0
     assert rep["server_side"]["queue_ms_mean"] is not None
+    # TorchServe 0.12 counts gRPC requests but records no latency for them: said, not zeroed
+    grpc_side = by_target["torchserve-grpc"]["repetitions"][0]["server_side"]
+    assert grpc_side["requests"] > 0
+    assert grpc_side["inference_ms_mean"] is None and "recorded no latency" in grpc_side["note"]
     tf_rep = by_target["tfserving-grpc"]["repetitions"][0]
     assert tf_rep["server_side"]["latency_ms_p50"] > 0
     for entry in by_target.values():

@@ -87,18 +87,7 @@ def server_window(
     """The server's own view of the window: TorchServe's means, TF Serving's histogram."""
     span = f"{max(int(round(end - start)), 1)}s"
     if server == "torchserve":
-        requests = f'sum(increase(ts_inference_requests_total{{model_name="{model}"}}[{span}]))'
-        figures = {}
-        for name, metric in (("inference_ms_mean", "ts_inference_latency_microseconds"),
-                             ("queue_ms_mean", "ts_queue_latency_microseconds")):  # fmt: skip
-            value = scalar(
-                prometheus,
-                f'sum(increase({metric}{{model_name="{model}"}}[{span}])) / {requests} / 1000',
-                at=end,
-            )
-            figures[name] = value
-        figures["requests"] = scalar(prometheus, requests, at=end)
-        return {"source": "ts_* running sums (means only)", **figures}
+        return _torchserve_window(prometheus, model, span, end)
     selector = f'model_name="{model}",entrypoint="{protocol.upper()}"'
     histogram = f":tensorflow:serving:request_latency_bucket{{{selector}}}"
     figures = {}
@@ -122,6 +111,23 @@ def server_window(
     figures["latency_ms_mean"] = total / count / 1000 if total is not None and count else None
     figures["requests"] = count
     return {"source": ":tensorflow:serving:request_latency histogram", **figures}
+
+
+def _torchserve_window(prometheus: str, model: str, span: str, end: float) -> dict:
+    """TorchServe's means. Its gRPC path counts requests but adds nothing to the latency sums
+    (seen with 0.12.0), so a zero sum beside a non-zero count means "not recorded", not 0 ms."""
+    selector = f'model_name="{model}"'
+    requests = scalar(
+        prometheus, f"sum(increase(ts_inference_requests_total{{{selector}}}[{span}]))", at=end
+    )
+    figures = {"source": "ts_* running sums (means only)", "requests": requests}
+    for name, metric in (("inference_ms_mean", "ts_inference_latency_microseconds"),
+                         ("queue_ms_mean", "ts_queue_latency_microseconds")):  # fmt: skip
+        total = scalar(prometheus, f"sum(increase({metric}{{{selector}}}[{span}]))", at=end)
+        figures[name] = total / requests / 1000 if total and requests else None
+    if requests and figures["inference_ms_mean"] is None:
+        figures["note"] = "TorchServe counted these requests but recorded no latency for them"
+    return figures
 
 
 def resource_window(samples: list[dict], start: float, end: float) -> dict:

@@ -164,7 +164,9 @@ def time_section(data) -> list:
         if not reps:
             continue
         side = reps[-1]["server_side"]
-        if entry["server"] == "torchserve":
+        if side.get("note"):
+            server_text = side["note"]
+        elif entry["server"] == "torchserve":
             server_text = (
                 f"inference {_num(side.get('inference_ms_mean'))} ms + queue "
                 f"{_num(side.get('queue_ms_mean'))} ms (means)"
