@@ -22,6 +22,13 @@ STYLE = {
 }
 
 
+def _finish(figure, axis, **labels) -> str:
+    """Axis labels, a legend, and the figure as a PNG data URI."""
+    axis.set(**labels)
+    axis.legend(fontsize=7)
+    return _png(figure)
+
+
 def _png(figure) -> str:
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -62,14 +69,14 @@ def latency_vs_load(results: dict, model: str) -> str:
             marker="s",
             label=f"{knee['target']} knee probes p99",
         )
-    axis.set(
+    return _finish(
+        figure,
+        axis,
         xlabel="offered load (req/s)",
         ylabel="latency (ms)",
         yscale="log",
         title=f"{model}: latency vs offered load",
     )
-    axis.legend(fontsize=7)
-    return _png(figure)
 
 
 def latency_cdf(results: dict, run_dir: Path, model: str) -> str:
@@ -86,14 +93,14 @@ def latency_cdf(results: dict, run_dir: Path, model: str) -> str:
                 STYLE[entry["target"]],
                 label=entry["target"],
             )
-    axis.set(
+    return _finish(
+        figure,
+        axis,
         xlabel="latency (ms)",
         ylabel="fraction of requests",
         xscale="log",
         title=f"{model}: latency CDF (measurement windows)",
     )
-    axis.legend(fontsize=7)
-    return _png(figure)
 
 
 def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
@@ -106,10 +113,10 @@ def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
         bins = np.arange(0, seconds.max() + 2) if seconds.size else np.arange(2)
         counts, _ = np.histogram(seconds, bins=bins)
         axis.plot(bins[:-1], counts, STYLE[entry["target"]], label=entry["target"])
-    axis.set(
+    return _finish(
+        figure,
+        axis,
         xlabel="seconds since the target's first reply (warm-up included)",
         ylabel="successful replies per second",
         title=f"{model}: throughput over time",
     )
-    axis.legend(fontsize=7)
-    return _png(figure)
