@@ -142,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=Path("results"), help="where runs live")
     report.set_defaults(run=run_report)
 
+    validate = commands.add_parser("validate", help="offline checks of compose, k8s, Dockerfiles")
+    validate.add_argument("--root", type=Path, help="a servebench checkout (default: this one)")
+    validate.set_defaults(run=run_validate)
+
     down = commands.add_parser("down", help="stop everything `up` started")
     _state_option(down)
     down.set_defaults(run=run_down)
@@ -244,6 +248,12 @@ def run_report(args: argparse.Namespace) -> int:
     from servebench.commands import report_command
 
     return report_command(args.run_dir, args.results, args.format)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from servebench.commands import validate_command
+
+    return validate_command(args.root)
 
 
 def run_down(args: argparse.Namespace) -> int:

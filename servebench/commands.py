@@ -390,3 +390,17 @@ def report_command(run_dir: Path | None, results_root: Path, formats: str) -> in
     for path in report.write(run_dir, wanted):
         print(f"wrote {path}")
     return 0
+
+
+def validate_command(root: Path | None) -> int:
+    from servebench import validate
+
+    checked, findings = validate.run_all(root) if root else validate.run_all()
+    for item in checked:
+        print(f"checked {item}")
+    for finding in findings:
+        print(f"FAIL [{finding.check}] {finding.subject}: {finding.message}")
+    if findings:
+        raise CheckFailed(f"{len(findings)} finding(s) in the deployment files")
+    print("all deployment files valid")
+    return 0

@@ -39,6 +39,12 @@ def add_options(parser) -> None:
     group.add_argument("--sb-spike-users", type=int, default=16, help="spike: users at the peak")
     group.add_argument("--sb-request-log", default="", help="folder for the per-request CSV log")
     group.add_argument(
+        "--sb-exporter-port",
+        type=int,
+        default=0,
+        help="port of this process's metrics exporter (default 0: a free one)",
+    )
+    group.add_argument(
         "--sb-metrics-dir",
         default="",
         help="folder where Prometheus discovers this process's exporter (default: the stack's)",

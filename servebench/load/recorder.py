@@ -36,13 +36,20 @@ def failure_kind(exception: BaseException | None) -> str | None:
 
 class RequestRecorder:
     def __init__(
-        self, model: str, targets: list[str], log_dir: Path | None, announce_dir: Path | None
+        self,
+        model: str,
+        targets: list[str],
+        log_dir: Path | None,
+        announce_dir: Path | None,
+        port: int = 0,
     ) -> None:
         self.model = model
         self.metrics = LoadMetrics()
         for target in targets:
             self.metrics.declare(target, model)
-        self.port = self.metrics.serve(announce_dir)
+        # A fixed port is for containers, where Prometheus scrapes the pod's address.
+        address = "0.0.0.0" if port else "127.0.0.1"
+        self.port = self.metrics.serve(announce_dir, port, address)
         self._file = None
         self._writer = None
         if log_dir is not None:

@@ -196,7 +196,9 @@ def start_recorder(environment) -> None:
     if announce is None:
         announce = loadgen_targets_dir(Path(options.sb_stack).parent)
     targets = [user_class.target for user_class in environment.user_classes]
-    recorder = RequestRecorder(options.sb_model, targets, log_dir, announce)
+    recorder = RequestRecorder(
+        options.sb_model, targets, log_dir, announce, options.sb_exporter_port
+    )
     environment.events.request.add_listener(recorder.on_request)
     prometheus = read_stack(options.sb_stack).get("monitoring", {}).get("prometheus")
     if prometheus and not options.sb_metrics_dir:

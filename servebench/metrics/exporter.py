@@ -61,10 +61,10 @@ class LoadMetrics:
         if failure_kind is not None:
             self.failures.labels(target, protocol, model, failure_kind).inc()
 
-    def serve(self, announce_dir: Path | None) -> int:
-        """Serve on a free 127.0.0.1 port; write it where Prometheus discovers scrape targets."""
-        port = free_port()
-        start_http_server(port, addr=LOCALHOST, registry=self.registry)
+    def serve(self, announce_dir: Path | None, port: int = 0, address: str = LOCALHOST) -> int:
+        """Serve on ``port`` (0: a free one); write it where Prometheus discovers targets."""
+        port = port or free_port()
+        start_http_server(port, addr=address, registry=self.registry)
         if announce_dir is not None:
             announce_dir.mkdir(parents=True, exist_ok=True)
             entry = [

@@ -1,0 +1,300 @@
+"""`servebench validate`: offline checks of the deployment files. No Docker engine or cluster
+is needed: Compose's own parser, hadolint, promtool, kustomize + kubernetes-validate, and
+servebench's consistency checks (ports, paths and metric names agree across the files)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from servebench.export.torchserve import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    subject: str
+    message: str
+
+
+def run_all(root: Path = REPO_ROOT) -> tuple[list[str], list[Finding]]:
+    """(what was checked, what failed)."""
+    checks = [
+        check_compose,
+        check_dockerfiles,
+        check_prometheus,
+        check_kubernetes,
+        check_consistency,
+    ]
+    done, findings = [], []
+    for check in checks:
+        names, problems = check(root)
+        done += names
+        findings += problems
+    return done, findings
+
+
+def _tool(name: str) -> str | None:
+    local = BIN / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+def _run(command: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300)
+
+
+def _missing(check: str, tool: str) -> tuple[list[str], list[Finding]]:
+    return [], [Finding(check, tool, f"{tool} not found; run `make install`")]
+
+
+def check_compose(root: Path) -> tuple[list[str], list[Finding]]:
+    compose = _tool("docker-compose")
+    if compose is None:
+        return _missing("compose", "docker-compose")
+    result = _run([compose, "-f", str(root / "compose.yaml"), "config", "-q"])
+    problems = (
+        []
+        if result.returncode == 0
+        else [Finding("compose", "compose.yaml", (result.stderr or result.stdout).strip()[-500:])]
+    )
+    return ["compose.yaml (docker compose config -q)"], problems
+
+
+def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
+    hadolint = _tool("hadolint")
+    if hadolint is None:
+        return _missing("dockerfile", "hadolint")
+    done, problems = [], []
+    for dockerfile in sorted(root.glob("services/*/Dockerfile")):
+        result = _run([hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)])
+        done.append(f"{dockerfile.relative_to(root)} (hadolint)")
+        if result.returncode != 0:
+            problems.append(
+                Finding(
+                    "dockerfile", str(dockerfile.relative_to(root)), result.stdout.strip()[-500:]
+                )
+            )
+    return done, problems
+
+
+def check_prometheus(root: Path) -> tuple[list[str], list[Finding]]:
+    """Debian's promtool is built without kubernetes_sd, so k8s's Prometheus config is checked
+    by kubernetes-validate as a ConfigMap only."""
+    promtool = _tool("promtool")
+    if promtool is None:
+        return _missing("prometheus", "promtool")
+    done, problems = [], []
+    for args, subject in (
+        (
+            ["check", "config", str(root / "services/prometheus/prometheus.compose.yml")],
+            "prometheus.compose.yml",
+        ),
+        (["check", "rules", str(root / "services/prometheus/rules.yml")], "rules.yml"),
+    ):
+        result = _run([promtool, *args])
+        done.append(f"{Path(args[2]).relative_to(root)} (promtool check {args[1]})")
+        if result.returncode != 0:
+            problems.append(
+                Finding("prometheus", subject, (result.stderr or result.stdout).strip()[-500:])
+            )
+    return done, problems
+
+
+def check_kubernetes(root: Path) -> tuple[list[str], list[Finding]]:
+    overlays = sorted(
+        p for p in (root / "k8s" / "overlays").glob("*") if (p / "kustomization.yaml").is_file()
+    )
+    if not overlays:
+        return [], [Finding("kubernetes", "k8s/overlays", "no kustomize overlay found")]
+    kubectl, validator = _tool("kubectl"), _tool("kubernetes-validate")
+    if kubectl is None or validator is None:
+        return _missing("kubernetes", "kubectl" if kubectl is None else "kubernetes-validate")
+    done, problems = [], []
+    for overlay in overlays:
+        rendered = _run([kubectl, "kustomize", str(overlay)])
+        done.append(
+            f"{overlay.relative_to(root)} (kubectl kustomize | kubernetes-validate --strict)"
+        )
+        if rendered.returncode != 0:
+            problems.append(
+                Finding(
+                    "kubernetes", str(overlay.relative_to(root)), rendered.stderr.strip()[-500:]
+                )
+            )
+            continue
+        result = _run([validator, "--strict", "--quiet", "-"], stdin=rendered.stdout)
+        if result.returncode != 0:
+            problems.append(
+                Finding(
+                    "kubernetes",
+                    str(overlay.relative_to(root)),
+                    (result.stdout + result.stderr).strip()[-500:],
+                )
+            )
+    return done, problems
+
+
+# Ports and paths each server really uses (see services/torchserve/config.container.properties,
+# services/tfserving/Dockerfile and monitoring.config); the other files must agree with them.
+TORCHSERVE_PORTS = {"inference": 8080, "management": 8081, "metrics": 8082, "grpc": 7070}
+TFSERVING_PORTS = {"grpc": 8500, "rest": 8501}
+TFSERVING_METRICS_PATH = "/monitoring/prometheus/metrics"
+# Metric families the servers and the load generator export (a test checks them on a real run).
+KNOWN_METRICS = {
+    "servebench_client_requests_total",
+    "servebench_client_failures_total",
+    "servebench_client_latency_seconds_bucket",
+    "ts_inference_latency_microseconds",
+    "ts_queue_latency_microseconds",
+    "ts_inference_requests_total",
+    ":tensorflow:serving:request_latency_bucket",
+    ":tensorflow:serving:request_count",
+}
+
+
+def check_consistency(root: Path) -> tuple[list[str], list[Finding]]:
+    problems = []
+    container = _properties(root / "services/torchserve/config.container.properties")
+    for name, key in (
+        ("inference", "inference_address"),
+        ("management", "management_address"),
+        ("metrics", "metrics_address"),
+    ):
+        if not container.get(key, "").endswith(f":{TORCHSERVE_PORTS[name]}"):
+            problems.append(
+                Finding(
+                    "consistency",
+                    "config.container.properties",
+                    f"{key} is not on port {TORCHSERVE_PORTS[name]}",
+                )
+            )
+    if container.get("grpc_inference_port") != str(TORCHSERVE_PORTS["grpc"]):
+        problems.append(
+            Finding("consistency", "config.container.properties", "grpc_inference_port differs")
+        )
+    monitoring = (root / "services/tfserving/monitoring.config").read_text()
+    if TFSERVING_METRICS_PATH not in monitoring:
+        problems.append(
+            Finding("consistency", "monitoring.config", f"path is not {TFSERVING_METRICS_PATH}")
+        )
+    problems += _check_prometheus_targets(root)
+    problems += _check_compose_ports(root)
+    problems += _check_metric_names(root)
+    problems += _check_copies(root)
+    return [
+        "ports, paths and metric names across compose, Prometheus, Grafana and the servers"
+    ], problems
+
+
+def _properties(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _check_prometheus_targets(root: Path) -> list[Finding]:
+    config = yaml.safe_load((root / "services/prometheus/prometheus.compose.yml").read_text())
+    expected = {
+        "torchserve": ("/metrics", f"torchserve:{TORCHSERVE_PORTS['metrics']}"),
+        "tfserving": (TFSERVING_METRICS_PATH, f"tfserving:{TFSERVING_PORTS['rest']}"),
+    }
+    problems = []
+    for job in config["scrape_configs"]:
+        if job["job_name"] in expected:
+            path, target = expected[job["job_name"]]
+            targets = [t for group in job.get("static_configs", []) for t in group["targets"]]
+            if job.get("metrics_path") != path or targets != [target]:
+                problems.append(
+                    Finding(
+                        "consistency",
+                        "prometheus.compose.yml",
+                        f"job {job['job_name']} should scrape {target}{path}",
+                    )
+                )
+    return problems
+
+
+def _check_compose_ports(root: Path) -> list[Finding]:
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    wanted = {
+        "torchserve": {TORCHSERVE_PORTS["inference"], TORCHSERVE_PORTS["grpc"]},
+        "tfserving": set(TFSERVING_PORTS.values()),
+    }
+    problems = []
+    for service, ports in wanted.items():
+        published = compose["services"][service].get("ports", [])
+        inside = {int(str(p).rsplit(":", 1)[-1]) for p in published}
+        if inside != ports:
+            problems.append(
+                Finding(
+                    "consistency",
+                    "compose.yaml",
+                    f"{service} publishes {sorted(inside)}, expected {sorted(ports)}",
+                )
+            )
+        if any(not str(p).startswith("127.0.0.1:") for p in published):
+            problems.append(
+                Finding(
+                    "consistency", "compose.yaml", f"{service} publishes a port beyond 127.0.0.1"
+                )
+            )
+    return problems
+
+
+SERIES = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?=\{|\[)")  # a name right before {labels} or [range]
+
+
+def _check_metric_names(root: Path) -> list[Finding]:
+    """Recording rules read only series the servers and Locust export; dashboard panels read
+    recording rules or such series."""
+    rules = yaml.safe_load((root / "services/prometheus/rules.yml").read_text())
+    records, problems = set(), []
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            records.add(rule["record"])
+            problems += [
+                Finding("consistency", "rules.yml", f"{rule['record']} reads unknown series {name}")
+                for name in SERIES.findall(rule["expr"])
+                if name not in KNOWN_METRICS
+            ]
+    dashboard = json.loads((root / "services/grafana/dashboards/servebench.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].strip()
+            unknown = [n for n in SERIES.findall(expr) if n not in KNOWN_METRICS | records]
+            if expr not in records and (unknown or not SERIES.findall(expr)):
+                problems.append(
+                    Finding(
+                        "consistency",
+                        "servebench.json",
+                        f"panel {panel['title']!r} reads {expr!r}: no rule or series",
+                    )
+                )
+    return problems
+
+
+# kustomize reads nothing outside k8s/base, so it keeps copies; they must not drift.
+COPIES = {
+    "k8s/base/files/rules.yml": "services/prometheus/rules.yml",
+    "k8s/base/files/servebench.json": "services/grafana/dashboards/servebench.json",
+}
+
+
+def _check_copies(root: Path) -> list[Finding]:
+    return [
+        Finding("consistency", copy, f"differs from {source}; copy it again")
+        for copy, source in COPIES.items()
+        if (root / copy).read_bytes() != (root / source).read_bytes()
+    ]
