@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parity.set_defaults(run=run_parity)
 
     up = commands.add_parser("up", help="start TorchServe and TF Serving as local processes")
-    up.add_argument("--mode", choices=["local"], default="local", help="only local for now")
+    up.add_argument(
+        "--mode",
+        choices=["local", "docker"],
+        default="local",
+        help="local processes (default) or the servers' containers through the Docker SDK",
+    )
     _model_option(up, default="all")
     up.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="export's folder")
     up.add_argument(
@@ -223,7 +228,9 @@ def run_up(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "batch_delay_ms": args.batch_delay_ms if args.batch_size > 1 else 0,
     }
-    return up_command(args.model, args.artifacts, args.state_dir, budget, args.tfserving_bin)
+    return up_command(
+        args.model, args.artifacts, args.state_dir, budget, args.tfserving_bin, args.mode
+    )
 
 
 def run_probe(args: argparse.Namespace) -> int:

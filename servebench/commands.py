@@ -57,10 +57,15 @@ def up_command(
     state_dir: Path,
     budget: dict,
     tfserving_bin: Path | None,
+    mode: str = "local",
 ) -> int:
     """``budget``: server_cpus (a CPU list or None), server_threads (None: one per server CPU),
     batch_size, batch_delay_ms."""
     refuse_second_stack(state_dir)
+    if mode == "docker":
+        from servebench.backends.docker_mode import connect
+
+        connect()  # one clear line, before anything starts, when no engine answers
     server_cpus = cpus.parse(budget["server_cpus"]) if budget.get("server_cpus") else None
     server_cpus = server_cpus or cpus.default_split()[0]
     plan_options = {

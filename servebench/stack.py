@@ -43,6 +43,7 @@ def up(
     state_dir: Path,
     plan_options: dict,
     tfserving_bin: Path | None,
+    mode: str = "local",
 ) -> dict:
     """Start TorchServe, TF Serving (or its emulator) and Prometheus, wait until every model is
     ready, and write ``stack.json``. On any failure, whatever was started is stopped again.
@@ -54,13 +55,20 @@ def up(
     _require_artifacts(models, layout)
     find_prometheus()  # fail before starting anything
     plan = LaunchPlan(models, layout, state_dir.resolve(), **plan_options)
-    backends = [TorchServeBackend(plan), TFServingBackend(plan, find_binary(tfserving_bin))]
+    if mode == "docker":
+        from servebench.backends.docker_mode import start_servers, stop_servers
+
+        running = start_servers(plan, READY_TIMEOUT_S)
+        backends = []
+    else:
+        backends = [TorchServeBackend(plan), TFServingBackend(plan, find_binary(tfserving_bin))]
     started = list(backends)
     try:
         for backend in backends:
             backend.start()
-        with ThreadPoolExecutor(len(backends)) as pool:
-            running = list(pool.map(lambda b: b.wait_ready(READY_TIMEOUT_S), backends))
+        if backends:
+            with ThreadPoolExecutor(len(backends)) as pool:
+                running = list(pool.map(lambda b: b.wait_ready(READY_TIMEOUT_S), backends))
         prometheus = PrometheusServer(state_dir, running)
         started.append(prometheus)
         prometheus.start()
@@ -68,8 +76,11 @@ def up(
     except BaseException:
         for service in started:
             service.stop()
+        if mode == "docker":
+            stop_servers({"backends": {b.name: b.as_dict() for b in running}})
         raise
     stack = _record(models, layout, plan, running, monitoring)
+    stack["mode"] = mode
     stack_file(state_dir).write_text(json.dumps(stack, indent=2) + "\n")
     return stack
 
@@ -81,7 +92,13 @@ def down(state_dir: Path) -> list[str]:
         return []
     stack = json.loads(path.read_text())
     stopped = []
+    if stack.get("mode") == "docker":
+        from servebench.backends.docker_mode import stop_servers
+
+        stopped += stop_servers(stack)
     for name, service in {**stack["backends"], **stack.get("monitoring", {})}.items():
+        if not service["pid"]:
+            continue  # a container, stopped above
         stop_session(service["pid"])
         stopped.append(f"{name} ({service['implementation']}, pid {service['pid']})")
     path.unlink()
@@ -94,7 +111,7 @@ def refuse_second_stack(state_dir: Path) -> None:
         return
     stack = json.loads(path.read_text())
     services = {**stack["backends"], **stack.get("monitoring", {})}
-    if any(alive(service["pid"]) for service in services.values()):
+    if any(service["pid"] and alive(service["pid"]) for service in services.values()):
         raise UsageError(f"a stack is already running (see {path}); stop it with `servebench down`")
     path.unlink()  # left by a stack that died without `down`
 

@@ -174,8 +174,10 @@ def measure_target(
     job = _job(plan, stack, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
     folder = run_dir / spec.name / target
     server = target.split("-")[0]
+    backend = stack["backends"][server]
+    label = f"{spec.name} {target}"
     run = run_locust(
-        job, folder, stack["backends"][server]["pid"], _prometheus(stack), f"{spec.name} {target}"
+        job, folder, backend["pid"], _prometheus(stack), label, _container_stats(backend)
     )
     log = RequestLog.read(folder)
     repetitions = []
@@ -208,6 +210,17 @@ def measure_target(
         "warnings": [],
     }
     return entry, run.interrupted
+
+
+def _container_stats(backend: dict):
+    """For a server in a container (`up --mode docker`), its CPU and memory from Docker's stats
+    API; None for a local process, which psutil samples."""
+    container = backend.get("settings", {}).get("container")
+    if not container:
+        return None
+    from servebench.backends.docker_mode import server_stats_source
+
+    return server_stats_source(container)
 
 
 def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict:

@@ -69,7 +69,12 @@ class LocustRun:
 
 
 def run_locust(
-    job: LocustJob, run_dir: Path, server_pid: int, prometheus: str, label: str
+    job: LocustJob,
+    run_dir: Path,
+    server_pid: int,
+    prometheus: str | None,
+    label: str,
+    server_stats=None,
 ) -> LocustRun:
     """Run ``job``, sampling resources and showing progress; Ctrl-C stops Locust and returns
     what was measured (``interrupted``), and the caller re-raises."""
@@ -77,7 +82,7 @@ def run_locust(
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "locust.log"
     process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
-    sampler = ResourceSampler(server_pid, process.pid)
+    sampler = ResourceSampler(server_pid, process.pid, server_stats)
     selector = f'target="{job.target}",model="{job.model}"'
     progress = Progress(label, job.duration_s, prometheus, selector)  # no rate without Prometheus
     sampler.start()

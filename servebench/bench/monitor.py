@@ -3,6 +3,7 @@ load generator (sampled), and a one-line progress report with the current rate a
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -33,9 +34,15 @@ def tree_rss_mb(pid: int) -> float:
 class ResourceSampler(threading.Thread):
     """Samples CPU% (summed over a process tree, 100 = one core) and RSS of two trees."""
 
-    def __init__(self, server_pid: int, loadgen_pid: int) -> None:
+    def __init__(self, server_pid: int, loadgen_pid: int, server_stats=None) -> None:
+        """``server_stats``: for a server in a container, a callable giving (CPU %, MiB)."""
         super().__init__(daemon=True)
-        self.roots = {"server": server_pid, "loadgen": loadgen_pid}
+        self.server_stats = server_stats
+        self.roots = (
+            {"loadgen": loadgen_pid}
+            if server_stats
+            else {"server": server_pid, "loadgen": loadgen_pid}
+        )
         self.samples: list[dict] = []
         self._halt = threading.Event()
         self._processes: dict[int, psutil.Process] = {}
@@ -43,6 +50,10 @@ class ResourceSampler(threading.Thread):
     def run(self) -> None:
         while not self._halt.wait(SAMPLE_EVERY_S):
             sample = {"unix": time.time()}
+            if self.server_stats is not None:
+                # a missed sample must not stop the run
+                with contextlib.suppress(Exception):
+                    sample["server_cpu_percent"], sample["server_rss_mb"] = self.server_stats()
             for role, root in self.roots.items():
                 cpu, rss = 0.0, 0
                 for pid in tree(root):
