@@ -7,10 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from servebench.clients import TARGETS
 from servebench.errors import CheckFailed, UsageError
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
-
-TARGETS = ("torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc")
 
 MODEL_CHOICES = [*MODELS, "all"]
 

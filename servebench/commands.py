@@ -263,9 +263,9 @@ def _probe_record(stack: dict, results) -> dict:
 
 
 def bench_command(args) -> int:
+    from servebench.backends.process import session_tree
     from servebench.bench import BenchPlan, run_bench
     from servebench.bench.locust_run import scenario_names
-    from servebench.bench.monitor import tree
     from servebench.clients import TARGETS
 
     stack = load_stack(args.state_dir)
@@ -291,7 +291,7 @@ def bench_command(args) -> int:
     if args.server_cpus:
         stack["server_cpus"] = cpus.parse(args.server_cpus)
         for backend in stack["backends"].values():
-            cpus.pin_processes(tree(backend["pid"]), stack["server_cpus"])
+            cpus.pin_processes(session_tree(backend["pid"]), stack["server_cpus"])
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
     single_window = args.scenario in ("ramp", "spike", "soak")
     window = args.duration or (600.0 if args.scenario == "soak" else 30.0)

@@ -50,9 +50,7 @@ def stack(artifacts, tmp_path_factory):
 
 def stack_pids(record: dict) -> list[int]:
     """Every process in the stack's backends' sessions, alive now."""
-    from servebench.backends.process import process_tree, session_members
+    from servebench.backends.process import session_tree
 
-    pids = set()
-    for service in {**record["backends"], **record.get("monitoring", {})}.values():
-        pids |= set(process_tree(service["pid"])) | set(session_members(service["pid"]))
-    return sorted(pids)
+    services = {**record["backends"], **record.get("monitoring", {})}.values()
+    return sorted({pid for service in services for pid in session_tree(service["pid"])})

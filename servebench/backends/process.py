@@ -66,9 +66,14 @@ def session_members(session_id: int) -> list[int]:
     return members
 
 
+def session_tree(leader: int) -> list[int]:
+    """The process ``leader`` started by spawn(), its descendants and the rest of its session."""
+    return sorted(set(process_tree(leader)) | set(session_members(leader)))
+
+
 def stop_session(leader: int, grace: float = 20.0) -> list[int]:
     """Stop the process ``leader`` started by spawn() and everything in its session."""
-    return stop_tree(sorted(set(process_tree(leader)) | set(session_members(leader))), grace)
+    return stop_tree(session_tree(leader), grace)
 
 
 def alive(pid: int) -> bool:

@@ -69,7 +69,8 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
         for spec in plan.models:
             for target in plan.targets:
                 if plan.find_knee:
-                    results["knee"].append(_knee(plan, stack, spec, target, run_dir))
+                    limits = results["in_process"]
+                    results["knee"].append(_knee(plan, stack, spec, target, run_dir, limits))
                 else:
                     entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
                     _judge(entry, results, plan)
@@ -282,11 +283,13 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
 
 
-def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
+def _knee(
+    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path, limits: dict
+) -> dict:
     slo_ms = plan.slo_ms or spec.slo_ms
     server = target.split("-")[0]
     # Start the search just below the framework's in-process limit, when it was measured.
-    limit = measure_limits_cache.get((spec.name, FRAMEWORK[server]))
+    limit = limits.get(spec.name, {}).get(FRAMEWORK[server], {}).get("rps")
     first_rate = 0.7 * limit if limit else 20.0
 
     def probe(rate: float) -> Probe:
@@ -316,9 +319,6 @@ def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: P
     }
 
 
-measure_limits_cache: dict[tuple[str, str], float] = {}
-
-
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:
     """Each model's in-process throughput in torch and TF, on the servers' CPUs and threads."""
     limits = {}
@@ -328,7 +328,6 @@ def measure_limits(plan: BenchPlan, stack: dict) -> dict:
             print(f"in-process limit: {spec.name} in {framework} ...", file=sys.stderr, flush=True)
             figures = _limit(stack, spec.name, framework, plan.limits_seconds, plan.batch)
             limits[spec.name][framework] = figures
-            measure_limits_cache[(spec.name, framework)] = figures["rps"]
     return limits
 
 

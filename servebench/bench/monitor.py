@@ -10,20 +10,16 @@ import time
 
 import psutil
 
-from servebench.backends.process import process_tree, session_members
+from servebench.backends.process import session_tree
 from servebench.metrics.promql import client_latency_quantile, scalar
 
 SAMPLE_EVERY_S = 0.5
 
 
-def tree(pid: int) -> list[int]:
-    return sorted(set(process_tree(pid)) | set(session_members(pid)))
-
-
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and its descendants, in MiB."""
     total = 0
-    for member in tree(pid):
+    for member in session_tree(pid):
         try:
             total += psutil.Process(member).memory_info().rss
         except psutil.NoSuchProcess:
@@ -56,7 +52,7 @@ class ResourceSampler(threading.Thread):
                     sample["server_cpu_percent"], sample["server_rss_mb"] = self.server_stats()
             for role, root in self.roots.items():
                 cpu, rss = 0.0, 0
-                for pid in tree(root):
+                for pid in session_tree(root):
                     try:
                         process = self._process(pid)
                         cpu += process.cpu_percent(None)
