@@ -288,6 +288,11 @@ def bench_command(args) -> int:
         raise UsageError(
             "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
         )
+    if args.server_cpus and not all(b.get("pid") for b in stack["backends"].values()):
+        raise UsageError(
+            f"--server-cpus re-pins local processes, and this stack runs in {stack['mode']} "
+            "mode; set the servers' CPUs where they are started (compose.yaml, k8s/ or up)"
+        )
     if args.server_cpus:
         stack["server_cpus"] = cpus.parse(args.server_cpus)
         for backend in stack["backends"].values():

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,12 @@ def _tool(name: str) -> str | None:
     return str(local) if local.exists() else shutil.which(name)
 
 
-def _run(command: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300)
+def _run(
+    command: list[str], stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, capture_output=True, text=True, input=stdin, timeout=300, cwd=cwd
+    )
 
 
 def _missing(check: str, tool: str) -> tuple[list[str], list[Finding]]:
@@ -87,26 +92,42 @@ def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
 
 
 def check_prometheus(root: Path) -> tuple[list[str], list[Finding]]:
-    """Debian's promtool is built without kubernetes_sd, so k8s's Prometheus config is checked
-    by kubernetes-validate as a ConfigMap only."""
     promtool = _tool("promtool")
     if promtool is None:
         return _missing("prometheus", "promtool")
     done, problems = [], []
-    for args, subject in (
-        (
-            ["check", "config", str(root / "services/prometheus/prometheus.compose.yml")],
-            "prometheus.compose.yml",
-        ),
-        (["check", "rules", str(root / "services/prometheus/rules.yml")], "rules.yml"),
-    ):
-        result = _run([promtool, *args])
-        done.append(f"{Path(args[2]).relative_to(root)} (promtool check {args[1]})")
-        if result.returncode != 0:
-            problems.append(
-                Finding("prometheus", subject, (result.stderr or result.stdout).strip()[-500:])
+    with tempfile.TemporaryDirectory(prefix="servebench-validate-") as scratch:
+        k8s_config = _without_kubernetes_sd(root, Path(scratch))
+        for args, subject in (
+            (["check", "config", "services/prometheus/prometheus.compose.yml"], "compose config"),
+            (["check", "rules", "services/prometheus/rules.yml"], "rules.yml"),
+            (["check", "config", str(k8s_config)], "k8s config"),
+        ):
+            result = _run([promtool, *args], cwd=root)
+            shown = "k8s/base/files/prometheus.k8s.yml" if subject == "k8s config" else args[2]
+            note = (
+                ", its kubernetes_sd jobs as empty static ones" if subject == "k8s config" else ""
             )
+            done.append(f"{shown} (promtool check {args[1]}{note})")
+            if result.returncode != 0:
+                problems.append(
+                    Finding("prometheus", subject, (result.stderr or result.stdout).strip()[-500:])
+                )
     return done, problems
+
+
+def _without_kubernetes_sd(root: Path, scratch: Path) -> Path:
+    """The k8s Prometheus config with each kubernetes_sd_configs swapped for an empty static
+    list: Debian's promtool is built without Kubernetes discovery, and everything else (the
+    relabelling, the rules, the other jobs) can still be checked."""
+    config = yaml.safe_load((root / "k8s/base/files/prometheus.k8s.yml").read_text())
+    for job in config["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = [{"targets": []}]
+    shutil.copy(root / "k8s/base/files/rules.yml", scratch / "rules.yml")
+    target = scratch / "prometheus.k8s.yml"
+    target.write_text(yaml.safe_dump(config))
+    return target
 
 
 def check_kubernetes(root: Path) -> tuple[list[str], list[Finding]]:
@@ -190,8 +211,9 @@ def check_consistency(root: Path) -> tuple[list[str], list[Finding]]:
     problems += _check_compose_ports(root)
     problems += _check_metric_names(root)
     problems += _check_copies(root)
+    problems += _check_stack_records(root)
     return [
-        "ports, paths and metric names across compose, Prometheus, Grafana and the servers"
+        "ports, paths and metric names across compose, k8s, Prometheus, Grafana and the servers"
     ], problems
 
 
@@ -282,6 +304,64 @@ def _check_metric_names(root: Path) -> list[Finding]:
                         f"panel {panel['title']!r} reads {expr!r}: no rule or series",
                     )
                 )
+    return problems
+
+
+# Where the harness in compose and k8s finds each server, as the stack record tells it.
+STACK_ENDPOINTS = {
+    "torchserve": {
+        "rest": f"http://torchserve:{TORCHSERVE_PORTS['inference']}",
+        "grpc": f"torchserve:{TORCHSERVE_PORTS['grpc']}",
+        "management": f"http://torchserve:{TORCHSERVE_PORTS['management']}",
+        "metrics": f"http://torchserve:{TORCHSERVE_PORTS['metrics']}/metrics",
+    },
+    "tfserving": {
+        "rest": f"http://tfserving:{TFSERVING_PORTS['rest']}",
+        "grpc": f"tfserving:{TFSERVING_PORTS['grpc']}",
+        "metrics": f"http://tfserving:{TFSERVING_PORTS['rest']}{TFSERVING_METRICS_PATH}",
+    },
+}
+
+
+def _check_stack_records(root: Path) -> list[Finding]:
+    """The stack records that compose and k8s hand to bench and Locust name the real service
+    ports, compose's container names, and the folder compose's Prometheus discovers Locust in."""
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    problems = []
+    for record_path in ("services/harness/stack.compose.json", "k8s/base/files/stack.k8s.json"):
+        record = json.loads((root / record_path).read_text())
+        for name, endpoints in STACK_ENDPOINTS.items():
+            if record["backends"][name]["endpoints"] != endpoints:
+                problems.append(Finding("consistency", record_path, f"{name} endpoints differ"))
+    record = json.loads((root / "services/harness/stack.compose.json").read_text())
+    for name in STACK_ENDPOINTS:
+        container = record["backends"][name].get("settings", {}).get("container")
+        if container != f"{compose['name']}-{name}-1":
+            problems.append(
+                Finding(
+                    "consistency",
+                    "stack.compose.json",
+                    f"{name}: container {container!r} is not compose's",
+                )
+            )
+    folder = record["monitoring"]["prometheus"]["settings"].get("loadgen_targets", "")
+    prometheus = yaml.safe_load((root / "services/prometheus/prometheus.compose.yml").read_text())
+    globs = [
+        pattern
+        for job in prometheus["scrape_configs"]
+        for config in job.get("file_sd_configs", [])
+        for pattern in config["files"]
+    ]
+    for service in ("prometheus", "locust-worker", "bench"):
+        mounts = [str(v).split(":")[1] for v in compose["services"][service].get("volumes", [])]
+        if folder not in mounts:
+            problems.append(
+                Finding("consistency", "compose.yaml", f"{service} does not mount {folder!r}")
+            )
+    if f"{folder}/*.json" not in globs:
+        problems.append(
+            Finding("consistency", "prometheus.compose.yml", f"no file_sd job reads {folder}/")
+        )
     return problems
 
 

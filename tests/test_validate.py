@@ -77,6 +77,30 @@ def test_validate_passes_on_this_checkout():
             "servebench:client_latency_p99_typo",
             "no rule or series",
         ),
+        (
+            "services/harness/stack.compose.json",
+            '"servebench-tfserving-1"',
+            '"servebench_tfserving_1"',
+            "tfserving: container 'servebench_tfserving_1' is not compose's",
+        ),
+        (
+            "k8s/base/files/stack.k8s.json",
+            '"tfserving:8500"',
+            '"tfserving:9500"',
+            "endpoints differ",
+        ),
+        (
+            "services/prometheus/prometheus.compose.yml",
+            '"/loadgen/*.json"',
+            '"/targets/*.json"',
+            "no file_sd job reads /loadgen/",
+        ),
+        (
+            "k8s/base/files/prometheus.k8s.yml",
+            "regex: locust-worker",
+            "regex: locust-worker(",
+            "[prometheus] k8s config",
+        ),
     ],
 )
 def test_validate_catches_a_broken_file(checkout, path, old, new, finding):

@@ -14,7 +14,7 @@ from pathlib import Path
 from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
-from servebench.bench.monitor import tree_rss_mb
+from servebench.bench.monitor import server_stats
 from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
 from servebench.bench.stats import summarize
 from servebench.errors import UsageError
@@ -59,7 +59,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
     save()
     _keep_context(plan, stack, run_dir)
-    results["idle_rss_mb"] = {name: tree_rss_mb(b["pid"]) for name, b in stack["backends"].items()}
+    results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
     try:
         results["parity"] = _parity(plan, stack)
         save()
@@ -177,9 +177,7 @@ def measure_target(
     server = target.split("-")[0]
     backend = stack["backends"][server]
     label = f"{spec.name} {target}"
-    run = run_locust(
-        job, folder, backend["pid"], _prometheus(stack), label, _container_stats(backend)
-    )
+    run = run_locust(job, folder, _server_stats(backend), _prometheus(stack), label)
     log = RequestLog.read(folder)
     repetitions = []
     for index in range(plan.repeat):
@@ -213,15 +211,31 @@ def measure_target(
     return entry, run.interrupted
 
 
-def _container_stats(backend: dict):
-    """For a server in a container (`up --mode docker`), its CPU and memory from Docker's stats
-    API; None for a local process, which psutil samples."""
-    container = backend.get("settings", {}).get("container")
-    if not container:
+def _server_stats(backend: dict):
+    """The server's CPU and memory source for one run (a fresh CPU clock each time), or None
+    when it cannot be sampled (run_bench already warned)."""
+    try:
+        return server_stats(backend)
+    except UsageError:
         return None
-    from servebench.backends.docker_mode import server_stats_source
 
-    return server_stats_source(container)
+
+def _idle_memory(stack: dict, warnings: list[str]) -> dict[str, float]:
+    """Each server's memory before any load; a warning for a server whose resources cannot be
+    sampled, since its CPU and memory columns will stay empty."""
+    idle = {}
+    for name, backend in stack["backends"].items():
+        try:
+            source = server_stats(backend)
+        except UsageError as exc:
+            source, reason = None, str(exc)
+        else:
+            reason = "the stack records no process or container for it"
+        if source is None:
+            warnings.append(f"{name}: CPU and memory not sampled ({reason})")
+            continue
+        idle[name] = source()[1]
+    return idle
 
 
 def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict:
@@ -297,8 +311,8 @@ def _knee(
             plan, stack, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
         folder = run_dir / spec.name / target / f"knee-{rate:.1f}"
-        run = run_locust(job, folder, stack["backends"][server]["pid"], _prometheus(stack),
-                         f"{spec.name} {target} @ {rate:.1f}/s")  # fmt: skip
+        run = run_locust(job, folder, _server_stats(stack["backends"][server]),
+                         _prometheus(stack), f"{spec.name} {target} @ {rate:.1f}/s")  # fmt: skip
         if run.interrupted:
             raise KeyboardInterrupt
         start = run.test_start + plan.warmup_s

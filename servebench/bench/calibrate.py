@@ -17,6 +17,7 @@ from pathlib import Path
 from servebench.backends.process import free_port, spawn, stop_session, wait_until
 from servebench.bench.analysis import RequestLog
 from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
 
 
@@ -58,7 +59,11 @@ def calibrate(
                     options={"metrics_dir": str(scratch / "loadgen")},
                 )  # fmt: skip
                 run = run_locust(
-                    job, scratch / protocol, server.pid, prometheus, f"calibrate {protocol}"
+                    job,
+                    scratch / protocol,
+                    ProcessTreeStats(server.pid),
+                    prometheus,
+                    f"calibrate {protocol}",
                 )
                 figures = RequestLog.read(scratch / protocol).window(
                     run.test_start + 2, run.test_start + 2 + duration_s

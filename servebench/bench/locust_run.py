@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servebench.backends.process import log_tail, spawn, stop_session
-from servebench.bench.monitor import Progress, ResourceSampler
+from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
 from servebench.errors import UsageError
 from servebench.export.torchserve import REPO_ROOT
 
@@ -71,18 +71,18 @@ class LocustRun:
 def run_locust(
     job: LocustJob,
     run_dir: Path,
-    server_pid: int,
+    server_stats: StatsSource | None,
     prometheus: str | None,
     label: str,
-    server_stats=None,
 ) -> LocustRun:
     """Run ``job``, sampling resources and showing progress; Ctrl-C stops Locust and returns
-    what was measured (``interrupted``), and the caller re-raises."""
+    what was measured (``interrupted``), and the caller re-raises. ``server_stats``: see
+    monitor.server_stats (None: the server's resources are not sampled)."""
     run_dir = run_dir.resolve()  # Locust runs in the repository, not in the caller's folder
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "locust.log"
     process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
-    sampler = ResourceSampler(server_pid, process.pid, server_stats)
+    sampler = ResourceSampler({"server": server_stats, "loadgen": ProcessTreeStats(process.pid)})
     selector = f'target="{job.target}",model="{job.model}"'
     progress = Progress(label, job.duration_s, prometheus, selector)  # no rate without Prometheus
     sampler.start()

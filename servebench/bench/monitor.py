@@ -7,6 +7,7 @@ import contextlib
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -16,52 +17,27 @@ from servebench.metrics.promql import client_latency_quantile, scalar
 SAMPLE_EVERY_S = 0.5
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, in MiB."""
-    total = 0
-    for member in session_tree(pid):
-        try:
-            total += psutil.Process(member).memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return total / 2**20
+StatsSource = Callable[[], tuple[float, float]]  # () -> (CPU %, 100 = one core; memory MiB)
 
 
-class ResourceSampler(threading.Thread):
-    """Samples CPU% (summed over a process tree, 100 = one core) and RSS of two trees."""
+class ProcessTreeStats:
+    """CPU % and resident MiB of a process started by spawn(), its descendants and its session,
+    summed. CPU % counts from the previous call (psutil's clock), so the first call reads 0."""
 
-    def __init__(self, server_pid: int, loadgen_pid: int, server_stats=None) -> None:
-        """``server_stats``: for a server in a container, a callable giving (CPU %, MiB)."""
-        super().__init__(daemon=True)
-        self.server_stats = server_stats
-        self.roots = (
-            {"loadgen": loadgen_pid}
-            if server_stats
-            else {"server": server_pid, "loadgen": loadgen_pid}
-        )
-        self.samples: list[dict] = []
-        self._halt = threading.Event()
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
         self._processes: dict[int, psutil.Process] = {}
 
-    def run(self) -> None:
-        while not self._halt.wait(SAMPLE_EVERY_S):
-            sample = {"unix": time.time()}
-            if self.server_stats is not None:
-                # a missed sample must not stop the run
-                with contextlib.suppress(Exception):
-                    sample["server_cpu_percent"], sample["server_rss_mb"] = self.server_stats()
-            for role, root in self.roots.items():
-                cpu, rss = 0.0, 0
-                for pid in session_tree(root):
-                    try:
-                        process = self._process(pid)
-                        cpu += process.cpu_percent(None)
-                        rss += process.memory_info().rss
-                    except (psutil.NoSuchProcess, psutil.AccessDenied):
-                        continue
-                sample[f"{role}_cpu_percent"] = cpu
-                sample[f"{role}_rss_mb"] = rss / 2**20
-            self.samples.append(sample)
+    def __call__(self) -> tuple[float, float]:
+        cpu, rss = 0.0, 0
+        for pid in session_tree(self.pid):
+            try:
+                process = self._process(pid)
+                cpu += process.cpu_percent(None)
+                rss += process.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return cpu, rss / 2**20
 
     def _process(self, pid: int) -> psutil.Process:
         if pid not in self._processes:
@@ -69,6 +45,38 @@ class ResourceSampler(threading.Thread):
             process.cpu_percent(None)  # the first call only starts the clock
             self._processes[pid] = process
         return self._processes[pid]
+
+
+def server_stats(backend: dict) -> StatsSource | None:
+    """Where a server's CPU and memory come from: Docker's stats API for a container, psutil for
+    a local process, nothing when the record has neither (a cluster). Raises UsageError when
+    the container's engine cannot be reached."""
+    container = backend.get("settings", {}).get("container")
+    if container:
+        from servebench.backends.docker_mode import server_stats_source
+
+        return server_stats_source(container)
+    return ProcessTreeStats(backend["pid"]) if backend.get("pid") else None
+
+
+class ResourceSampler(threading.Thread):
+    """Samples each named source (``server``, ``loadgen``) every SAMPLE_EVERY_S seconds into
+    ``<name>_cpu_percent`` and ``<name>_rss_mb``."""
+
+    def __init__(self, sources: dict[str, StatsSource | None]) -> None:
+        super().__init__(daemon=True)
+        self.sources = {name: source for name, source in sources.items() if source is not None}
+        self.samples: list[dict] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(SAMPLE_EVERY_S):
+            sample = {"unix": time.time()}
+            for name, source in self.sources.items():
+                # a missed sample (a container restarting, an engine hiccup) must not stop a run
+                with contextlib.suppress(Exception):
+                    sample[f"{name}_cpu_percent"], sample[f"{name}_rss_mb"] = source()
+            self.samples.append(sample)
 
     def stop(self) -> None:
         self._halt.set()

@@ -42,14 +42,13 @@ class RequestRecorder:
         log_dir: Path | None,
         announce_dir: Path | None,
         port: int = 0,
+        listen: str = "127.0.0.1",
     ) -> None:
         self.model = model
         self.metrics = LoadMetrics()
         for target in targets:
             self.metrics.declare(target, model)
-        # A fixed port is for containers, where Prometheus scrapes the pod's address.
-        address = "0.0.0.0" if port else "127.0.0.1"
-        self.port = self.metrics.serve(announce_dir, port, address)
+        self.port = self.metrics.serve(announce_dir, port, listen)
         self._file = None
         self._writer = None
         if log_dir is not None:

@@ -21,7 +21,7 @@ from locust.runners import MasterRunner
 from servebench.clients import ClientError, make_client
 from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
 from servebench.metrics.exporter import wait_until_scraped
-from servebench.metrics.prometheus import loadgen_targets_dir
+from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
 
@@ -192,15 +192,16 @@ def start_recorder(environment) -> None:
 
     if isinstance(environment.runner, MasterRunner):
         return
-    announce = Path(options.sb_metrics_dir) if options.sb_metrics_dir else None
-    if announce is None:
-        announce = loadgen_targets_dir(Path(options.sb_stack).parent)
+    stack = read_stack(options.sb_stack)
+    announce, listen = loadgen_discovery(stack)
+    if options.sb_metrics_dir:
+        announce = Path(options.sb_metrics_dir)
     targets = [user_class.target for user_class in environment.user_classes]
     recorder = RequestRecorder(
-        options.sb_model, targets, log_dir, announce, options.sb_exporter_port
+        options.sb_model, targets, log_dir, announce, options.sb_exporter_port, listen
     )
     environment.events.request.add_listener(recorder.on_request)
-    prometheus = read_stack(options.sb_stack).get("monitoring", {}).get("prometheus")
+    prometheus = stack.get("monitoring", {}).get("prometheus")
     if prometheus and not options.sb_metrics_dir:
         wait_until_scraped(prometheus["endpoints"]["http"], recorder.port)
 

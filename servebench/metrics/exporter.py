@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -62,19 +63,31 @@ class LoadMetrics:
             self.failures.labels(target, protocol, model, failure_kind).inc()
 
     def serve(self, announce_dir: Path | None, port: int = 0, address: str = LOCALHOST) -> int:
-        """Serve on ``port`` (0: a free one); write it where Prometheus discovers targets."""
+        """Serve on ``address``:``port`` (0: a free one); write where Prometheus can reach it
+        into ``announce_dir`` (file service discovery)."""
         port = port or free_port()
         start_http_server(port, addr=address, registry=self.registry)
         if announce_dir is not None:
             announce_dir.mkdir(parents=True, exist_ok=True)
             entry = [
-                {"targets": [f"{LOCALHOST}:{port}"], "labels": {"loadgen_pid": str(os.getpid())}}
+                {
+                    "targets": [f"{reachable_host(address)}:{port}"],
+                    "labels": {"loadgen_pid": str(os.getpid())},
+                }
             ]
             target_file = announce_dir / f"loadgen-{os.getpid()}.json"
             temporary = target_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(entry))
             temporary.rename(target_file)  # Prometheus must never read half a file
         return port
+
+
+def reachable_host(address: str) -> str:
+    """The host another container reaches an exporter listening on ``address`` by: the
+    address itself, or for a wildcard, this container's own IP address on its network."""
+    if address not in ("0.0.0.0", "::", ""):
+        return address
+    return socket.gethostbyname(socket.gethostname())
 
 
 def wait_until_scraped(prometheus: str, port: int, timeout: float = 20.0) -> bool:

@@ -28,9 +28,13 @@ def find_prometheus() -> Path:
     return Path(found)
 
 
-def loadgen_targets_dir(state_dir: Path) -> Path:
-    """Each load-generator process writes its exporter address here (file service discovery)."""
-    return state_dir.resolve() / "prometheus" / "loadgen"
+def loadgen_discovery(stack: dict) -> tuple[Path | None, str]:
+    """How the stack's Prometheus finds load generators: the folder where each one writes its
+    exporter's address (file service discovery; None: it finds them by itself, as in k8s) and
+    the address the exporter listens on (0.0.0.0 where Prometheus runs in another container)."""
+    settings = stack.get("monitoring", {}).get("prometheus", {}).get("settings", {})
+    folder = settings.get("loadgen_targets")
+    return (Path(folder) if folder else None), settings.get("loadgen_listen", LOCALHOST)
 
 
 class PrometheusServer:
@@ -102,7 +106,12 @@ class PrometheusServer:
             endpoints={"http": self.url},
             log=str(self.log),
             ready_seconds=round(seconds, 2),
-            settings={"config": str(self.dir / "prometheus.yml"), "rules": str(RULES)},
+            settings={
+                "config": str(self.dir / "prometheus.yml"),
+                "rules": str(RULES),
+                "loadgen_targets": str(self.dir / "loadgen"),
+                "loadgen_listen": LOCALHOST,
+            },
         )
 
     def _ready(self) -> bool:
