@@ -268,3 +268,16 @@ def test_knee_search_says_when_it_did_not_converge():
     found, probes = find_knee(lambda rate: Probe(rate, rate <= 900.0), 20.0)
     assert len(probes) == 6 and not converged(probes)
     assert found < 900.0
+
+
+def test_knee_search_starts_from_the_closed_loop_rate_and_converges(stack, tmp_path):
+    run = bench(stack, tmp_path, "--scenario", "poisson", "--find-knee", "--model", "mlp",
+                "--targets", "torchserve-rest", "--warmup", "1s", "--duration", "3s",
+                "--users", "4", "--no-limits")  # fmt: skip
+    (knee,) = run["results"]["knee"]
+    capacity = knee["closed_loop_rps"]
+    assert capacity > 100  # mlp over REST serves hundreds to thousands per second here
+    assert knee["probes"][0]["rate"] == pytest.approx(0.8 * capacity)
+    assert knee["converged"] and len(knee["probes"]) <= 6
+    assert knee["knee_rps"] is not None and knee["knee_rps"] < 1.2 * capacity
+    assert (run["dir"] / "mlp" / "torchserve-rest" / "knee-closed-loop" / "locust.log").is_file()

@@ -2,6 +2,7 @@
 servers, Locust and Prometheus of the local stack: a stack record whose servers are not local
 processes, and load generators that Prometheus discovers through the stack record."""
 
+import copy
 import json
 import os
 import shlex
@@ -22,7 +23,7 @@ from .test_bench import bench
 def container_like(stack: dict, state_dir: Path) -> dict:
     """The local stack recorded as compose records it: torchserve by container name, tfserving
     by nothing at all (as in k8s), neither by PID."""
-    record = {key: value for key, value in stack.items() if key != "state_dir"}
+    record = copy.deepcopy({key: value for key, value in stack.items() if key != "state_dir"})
     record["mode"] = "docker"
     record["backends"]["torchserve"] = {
         **record["backends"]["torchserve"],

@@ -24,6 +24,7 @@ from servebench.models import ModelSpec
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
 LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
+KNEE_START = 0.8  # the knee search's first rate, as a share of the closed-loop throughput
 
 
 @dataclass
@@ -69,8 +70,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
         for spec in plan.models:
             for target in plan.targets:
                 if plan.find_knee:
-                    limits = results["in_process"]
-                    results["knee"].append(_knee(plan, stack, spec, target, run_dir, limits))
+                    results["knee"].append(_knee(plan, stack, spec, target, run_dir))
                 else:
                     entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
                     _judge(entry, results, plan)
@@ -297,14 +297,13 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
 
 
-def _knee(
-    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path, limits: dict
-) -> dict:
+def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
     slo_ms = plan.slo_ms or spec.slo_ms
     server = target.split("-")[0]
-    # Start the search just below the framework's in-process limit, when it was measured.
-    limit = limits.get(spec.name, {}).get(FRAMEWORK[server], {}).get("rps")
-    first_rate = 0.7 * limit if limit else 20.0
+    # The knee lies below what the target serves in closed loop; starting just under that puts
+    # the first probe within 2x of the knee, where the search converges in six probes.
+    capacity = _closed_loop_rps(plan, stack, spec, target, run_dir)
+    first_rate = KNEE_START * capacity if capacity else 20.0
 
     def probe(rate: float) -> Probe:
         job = _job(
@@ -327,10 +326,25 @@ def _knee(
         "target": target,
         "implementation": stack["backends"][server]["implementation"],
         "slo_ms_p99": slo_ms,
+        "closed_loop_rps": capacity,
         "knee_rps": knee,
         "converged": converged(probes),
         "probes": [vars(p) for p in probes],
     }
+
+
+def _closed_loop_rps(
+    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+) -> float | None:
+    """Requests per second the target completes with plan.users users and no think time."""
+    job = _job(plan, stack, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
+    folder = run_dir / spec.name / target / "knee-closed-loop"
+    run = run_locust(job, folder, _server_stats(stack["backends"][target.split("-")[0]]),
+                     _prometheus(stack), f"{spec.name} {target} closed loop")  # fmt: skip
+    if run.interrupted:
+        raise KeyboardInterrupt
+    start = run.test_start + plan.warmup_s
+    return RequestLog.read(folder).window(start, start + plan.window_s)["achieved_rps"] or None
 
 
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:
