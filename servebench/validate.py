@@ -44,7 +44,9 @@ def run_all(root: Path = REPO_ROOT) -> tuple[list[str], list[Finding]]:
     return done, findings
 
 
-def _tool(name: str) -> str | None:
+def find_tool(name: str) -> str | None:
+    """A validator from this venv (where `make install` puts kubectl when PATH has none), or
+    from PATH."""
     local = BIN / name
     return str(local) if local.exists() else shutil.which(name)
 
@@ -62,7 +64,7 @@ def _missing(check: str, tool: str) -> tuple[list[str], list[Finding]]:
 
 
 def check_compose(root: Path) -> tuple[list[str], list[Finding]]:
-    compose = _tool("docker-compose")
+    compose = find_tool("docker-compose")
     if compose is None:
         return _missing("compose", "docker-compose")
     result = _run([compose, "-f", str(root / "compose.yaml"), "config", "-q"])
@@ -75,7 +77,7 @@ def check_compose(root: Path) -> tuple[list[str], list[Finding]]:
 
 
 def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
-    hadolint = _tool("hadolint")
+    hadolint = find_tool("hadolint")
     if hadolint is None:
         return _missing("dockerfile", "hadolint")
     done, problems = [], []
@@ -92,7 +94,7 @@ def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
 
 
 def check_prometheus(root: Path) -> tuple[list[str], list[Finding]]:
-    promtool = _tool("promtool")
+    promtool = find_tool("promtool")
     if promtool is None:
         return _missing("prometheus", "promtool")
     done, problems = [], []
@@ -136,7 +138,7 @@ def check_kubernetes(root: Path) -> tuple[list[str], list[Finding]]:
     )
     if not overlays:
         return [], [Finding("kubernetes", "k8s/overlays", "no kustomize overlay found")]
-    kubectl, validator = _tool("kubectl"), _tool("kubernetes-validate")
+    kubectl, validator = find_tool("kubectl"), find_tool("kubernetes-validate")
     if kubectl is None or validator is None:
         return _missing("kubernetes", "kubectl" if kubectl is None else "kubernetes-validate")
     done, problems = [], []

@@ -200,13 +200,13 @@ def test_state_dict_format_loads_under_older_torch(artifacts):
 
 
 def test_kustomize_copies_match_their_sources():
-    from servebench.validate import COPIES
+    from servebench.validate import COPIES, find_tool
 
     for copy, source in COPIES.items():
         assert (REPO / copy).read_bytes() == (REPO / source).read_bytes()
     assert (
         subprocess.run(
-            ["kubectl", "kustomize", str(REPO / "k8s" / "overlays" / "local")],
+            [find_tool("kubectl"), "kustomize", str(REPO / "k8s" / "overlays" / "local")],
             capture_output=True,
             timeout=120,
         ).returncode
