@@ -6,15 +6,17 @@ import copy
 import json
 import os
 import shlex
+import subprocess
 from pathlib import Path
 
 import psutil
-import yaml
+import pytest
 
 from servebench.backends.process import free_port
 from servebench.cli import build_parser
 from servebench.metrics.exporter import LoadMetrics, reachable_host
 from servebench.metrics.prometheus import loadgen_discovery
+from servebench.validate import find_tool
 
 from .conftest import REPO, run_cli
 from .test_bench import bench
@@ -84,16 +86,34 @@ def test_compose_and_k8s_stack_records_say_how_load_generators_are_found():
     assert loadgen_discovery({}) == (None, "127.0.0.1")
 
 
-def test_compose_bench_commands_parse_with_the_real_cli():
-    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
-    (script,) = compose["services"]["bench"]["command"]
+def compose_bench_service(**environment: str) -> dict:
+    """The bench service as Compose itself reads it, variables interpolated."""
+    result = subprocess.run(
+        [find_tool("docker-compose"), "--profile", "bench", "config", "--format", "json"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+        env={**os.environ, **environment},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]["bench"]
+
+
+@pytest.mark.parametrize(
+    ("bench_args", "scenario"),
+    [(None, "steady"), ("--scenario poisson --find-knee --model mlp", "poisson")],
+)
+def test_compose_bench_commands_parse_with_the_real_cli(monkeypatch, bench_args, scenario):
+    monkeypatch.delenv("BENCH_ARGS", raising=False)
+    service = compose_bench_service(**({"BENCH_ARGS": bench_args} if bench_args else {}))
+    assert service["entrypoint"] == ["sh", "-c"]
+    (script,) = service["command"]
     commands = [shlex.split(part) for part in script.split("&&")]
     assert [words[:2] for words in commands] == [["servebench", "bench"], ["servebench", "report"]]
     parser = build_parser()
     bench_args = parser.parse_args(commands[0][1:])
     report_args = parser.parse_args(commands[1][1:])
+    assert bench_args.scenario == scenario
     assert bench_args.out == report_args.results == Path("/results")
-    mounts = compose["services"]["bench"]["volumes"]
-    assert "./results:/results" in mounts
-    assert f"./services/harness/stack.compose.json:{bench_args.state_dir}/stack.json:ro" in mounts
-    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in mounts
+    mounts = {(m["source"].removeprefix(str(REPO)), m["target"]) for m in service["volumes"]}
+    assert ("/results", "/results") in mounts
+    assert ("/services/harness/stack.compose.json", f"{bench_args.state_dir}/stack.json") in mounts
+    assert ("/var/run/docker.sock", "/var/run/docker.sock") in mounts
