@@ -318,6 +318,11 @@ def bench_command(args) -> int:
         slo_ms=args.slo_ms,
         limits=not args.no_limits,
         limits_seconds=args.limits_seconds,
+        options={
+            name: getattr(args, name)
+            for name in ("step_seconds", "step_users", "spike_users")
+            if getattr(args, name) is not None
+        },
     )
     _warn_if_emulated(stack)
     try:

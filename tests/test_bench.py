@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from servebench.bench.knee import Probe, converged, find_knee
+from servebench.bench.phases import first_broken, scenario_options, scenario_phases
 from servebench.clients import TARGETS
 
 from .conftest import REPO, run_cli
@@ -281,3 +282,45 @@ def test_knee_search_starts_from_the_closed_loop_rate_and_converges(stack, tmp_p
     assert knee["converged"] and len(knee["probes"]) <= 6
     assert knee["knee_rps"] is not None and knee["knee_rps"] < 1.2 * capacity
     assert (run["dir"] / "mlp" / "torchserve-rest" / "knee-closed-loop" / "locust.log").is_file()
+
+
+def test_shaped_scenarios_have_phases():
+    ramp = scenario_phases("ramp", scenario_options({"duration": 35.0, "step_seconds": 10.0}))
+    assert [(p.label, p.users, p.start_s, p.end_s) for p in ramp] == [
+        ("step 1", 2, 0, 10), ("step 2", 4, 10, 20), ("step 3", 6, 20, 30), ("step 4", 8, 30, 40)
+    ]  # fmt: skip
+    spike = scenario_phases("spike", scenario_options({"duration": 30.0, "users": 4}))
+    assert [(p.label, p.users, p.start_s, p.end_s) for p in spike] == [
+        ("before", 4, 0, 10), ("spike", 16, 10, 20), ("after", 4, 20, 30)
+    ]  # fmt: skip
+    assert len(scenario_phases("soak", scenario_options({"duration": 600.0}))) == 10
+    assert scenario_phases("steady", scenario_options({})) == []
+    assert scenario_phases("poisson", scenario_options({})) == []
+
+
+def test_the_first_broken_phase_is_named():
+    def phase(label, p99, errors=0.0):
+        return {"label": label, "latency_ms": {"p99": p99}, "error_ratio": errors}
+
+    fine, slow, failing = phase("a", 5.0), phase("b", 12.0), phase("c", 1.0, 0.05)
+    assert first_broken([fine, slow, failing], slo_ms=10.0, error_budget=0.01) == "b"
+    assert first_broken([fine, failing, slow], slo_ms=10.0, error_budget=0.01) == "c"
+    assert first_broken([fine, phase("idle", None)], slo_ms=10.0, error_budget=0.01) is None
+
+
+def test_a_ramp_is_measured_and_reported_step_by_step(stack, tmp_path):
+    run = bench(stack, tmp_path, "--scenario", "ramp", "--model", "mlp", "--targets",
+                "torchserve-rest", "--warmup", "1s", "--duration", "7s", "--step-seconds", "4s",
+                "--step-users", "1", "--no-limits")  # fmt: skip
+    results = run["results"]
+    assert results["params"]["step_seconds"] == 4.0 and results["params"]["step_users"] == 1
+    (entry,) = results["targets"]
+    phases = entry["phases"]
+    assert [p["label"] for p in phases] == ["step 1", "step 2"][: len(phases)] and phases
+    assert [p["users"] for p in phases] == [1, 2][: len(phases)]
+    assert all(p["achieved_rps"] > 0 and p["resources"]["server_cpu_percent_mean"] for p in phases)
+    assert entry["broke_at"] == first_broken(phases, entry["slo_ms_p99"], 0.01)
+    result = run_cli("report", str(run["dir"]))
+    assert result.returncode == 0, result.stderr
+    markdown = (run["dir"] / "report.md").read_text()
+    assert "## Phases" in markdown and "| step 1 |" in markdown

@@ -15,6 +15,12 @@ from servebench.bench.analysis import RequestLog, prometheus_window, resource_wi
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import server_stats
+from servebench.bench.phases import (
+    first_broken,
+    measure_phases,
+    scenario_options,
+    scenario_phases,
+)
 from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
 from servebench.bench.stats import summarize
 from servebench.errors import UsageError
@@ -208,7 +214,23 @@ def measure_target(
         },
         "warnings": [],
     }
+    entry.update(_phases(plan, job, log, run))
     return entry, run.interrupted
+
+
+def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
+    """For a shaped scenario (ramp, spike, soak): its phases, and the first that broke the p99
+    objective or the error budget."""
+    options = scenario_options({"duration": job.duration_s, "users": job.users, **job.options})
+    phases = scenario_phases(plan.scenario, options)
+    if not phases:
+        return {}
+    measured = measure_phases(phases, log, run.samples, run.test_start, run.finished)
+    return {
+        "phases": measured,
+        "slo_ms_p99": options.sb_slo_ms,
+        "broke_at": first_broken(measured, options.sb_slo_ms, options.sb_error_budget),
+    }
 
 
 def _server_stats(backend: dict):

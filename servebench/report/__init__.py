@@ -77,6 +77,7 @@ def build(data: RunData) -> Report:
     from servebench.report.sections import (
         deployment_section,
         parity_section,
+        phases_section,
         plots_section,
         setup_section,
         targets_section,
@@ -99,6 +100,7 @@ def build(data: RunData) -> Report:
         "Setup": setup_section(data),
         "Same model": parity_section(data),
         "Per-target results": targets_section(data),
+        "Phases": phases_section(data),
         "Plots": plots_section(data),
         "Where the time goes": time_section(data),
         "Deployment facts": deployment_section(data),

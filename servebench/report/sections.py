@@ -138,6 +138,48 @@ def targets_section(data) -> list:
     return blocks
 
 
+def phases_section(data) -> list:
+    """Ramp steps, the spike and its surroundings, soak slices: one row per phase."""
+    head = ["model", "target", "phase", "users", "seconds", "req/s", "p50 ms", "p99 ms", "errors",
+            "server CPU %", "server RSS MB"]  # fmt: skip
+    rows, verdicts = [], []
+    for entry in data.results["targets"]:
+        for phase in entry.get("phases", []):
+            rows.append(
+                [
+                    entry["model"],
+                    entry["target"],
+                    phase["label"],
+                    str(phase["users"]),
+                    f"{phase['start_s']:.0f}-{phase['end_s']:.0f}",
+                    _num(phase["achieved_rps"]),
+                    _num(phase["latency_ms"]["p50"]),
+                    _num(phase["latency_ms"]["p99"]),
+                    f"{phase['error_ratio']:.2%}",
+                    _num(phase["resources"].get("server_cpu_percent_mean")),
+                    _num(phase["resources"].get("server_rss_mb_max")),
+                ]
+            )
+        if "phases" in entry:
+            broke = entry["broke_at"]
+            verdicts.append(
+                f"{entry['model']} {entry['target']}: "
+                + (
+                    f"p99 passed {_num(entry['slo_ms_p99'])} ms or errors passed the budget "
+                    f"first in {broke}"
+                    if broke
+                    else f"every phase met p99 <= {_num(entry['slo_ms_p99'])} ms"
+                )
+            )
+    if not rows:
+        return [("p", "This scenario keeps one load level: see the per-target results.")]
+    blocks = [
+        ("p", "Each phase of the load shape, from the raw request log (seconds from the start)."),
+        ("table", head, rows),
+    ]
+    return blocks + [("p", line) for line in verdicts]
+
+
 def plots_section(data) -> list:
     blocks = []
     for model in data.models:
