@@ -121,7 +121,7 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
 
 def _metric(pair: dict, key: str) -> dict:
     return {
-        server: (entry or {}).get("summary", {}).get(key) if entry else None
+        server: (entry.get("summary") or {}).get(key) if entry else None
         for server, entry in pair.items()
     }
 
