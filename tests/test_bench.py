@@ -287,13 +287,19 @@ def test_knee_search_starts_from_the_closed_loop_rate_and_converges(stack, tmp_p
 def test_shaped_scenarios_have_phases():
     ramp = scenario_phases("ramp", scenario_options({"duration": 35.0, "step_seconds": 10.0}))
     assert [(p.label, p.users, p.start_s, p.end_s) for p in ramp] == [
-        ("step 1", 2, 0, 10), ("step 2", 4, 10, 20), ("step 3", 6, 20, 30), ("step 4", 8, 30, 40)
+        ("step 1", 2, 0, 10), ("step 2", 4, 10, 20), ("step 3", 6, 20, 30), ("step 4", 8, 30, 35)
     ]  # fmt: skip
-    spike = scenario_phases("spike", scenario_options({"duration": 30.0, "users": 4}))
+    # The warm-up is not a phase: the steps start after it.
+    warm = scenario_phases("ramp", scenario_options({"duration": 35.0, "warmup": 5.0}))
+    assert [(p.label, p.start_s, p.end_s) for p in warm] == [
+        ("step 1", 5, 15), ("step 2", 15, 25), ("step 3", 25, 35)
+    ]  # fmt: skip
+    spike = scenario_phases("spike", scenario_options({"duration": 30.0, "users": 4, "warmup": 2}))
     assert [(p.label, p.users, p.start_s, p.end_s) for p in spike] == [
-        ("before", 4, 0, 10), ("spike", 16, 10, 20), ("after", 4, 20, 30)
+        ("before", 4, 2, 10), ("spike", 16, 10, 20), ("after", 4, 20, 30)
     ]  # fmt: skip
-    assert len(scenario_phases("soak", scenario_options({"duration": 600.0}))) == 10
+    soak = scenario_phases("soak", scenario_options({"duration": 605.0, "warmup": 5.0}))
+    assert len(soak) == 10 and (soak[0].start_s, soak[-1].end_s) == (5.0, 605.0)
     assert scenario_phases("steady", scenario_options({})) == []
     assert scenario_phases("poisson", scenario_options({})) == []
 

@@ -1,16 +1,27 @@
-"""ramp: add --sb-step-users users every --sb-step-seconds until the p99 over the last step passes
---sb-slo-ms, the failure ratio passes --sb-error-budget, or --sb-duration runs out."""
+"""ramp: after --sb-warmup seconds at the first step's load (not judged), add --sb-step-users
+users every --sb-step-seconds until the p99 over the last seconds passes --sb-slo-ms, the
+failure ratio passes --sb-error-budget, or --sb-duration runs out."""
 
 from locust import LoadTestShape
 
 
 class Ramp(LoadTestShape):
+    judging = False
+
     def tick(self):
         options = self.runner.environment.parsed_options
         run_time = self.get_run_time()
-        if run_time >= options.sb_duration or self._budget_broken(options):
+        if run_time >= options.sb_duration:
             return None
-        step = int(run_time // options.sb_step_seconds) + 1
+        if run_time < options.sb_warmup:
+            return options.sb_step_users, options.sb_step_users
+        if not self.judging:
+            # Cold-start latencies must not end the ramp: judge only what follows the warm-up.
+            self.runner.stats.reset_all()
+            self.judging = True
+        if self._budget_broken(options):
+            return None
+        step = int((run_time - options.sb_warmup) // options.sb_step_seconds) + 1
         users = step * options.sb_step_users
         return users, users
 

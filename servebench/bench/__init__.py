@@ -225,7 +225,7 @@ def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
     phases = scenario_phases(plan.scenario, options)
     if not phases:
         return {}
-    measured = measure_phases(phases, log, run.samples, run.test_start, run.finished)
+    measured = measure_phases(phases, log, run.samples, run.test_start)
     return {
         "phases": measured,
         "slo_ms_p99": options.sb_slo_ms,
@@ -413,7 +413,7 @@ def _job(plan, stack, spec, target, duration, rate, scenario=None) -> LocustJob:
         batch=plan.batch,
         workers=plan.workers,
         loadgen_cpus=plan.loadgen_cpus,
-        options={"slo_ms": plan.slo_ms or spec.slo_ms, **plan.options},
+        options={"slo_ms": plan.slo_ms or spec.slo_ms, "warmup": plan.warmup_s, **plan.options},
     )
 
 

@@ -33,37 +33,46 @@ def scenario_options(overrides: dict) -> argparse.Namespace:
 
 
 def scenario_phases(scenario: str, options: argparse.Namespace) -> list[Phase]:
-    """The phases the scenario's load shape goes through; none for a flat load."""
-    duration, step = options.sb_duration, options.sb_step_seconds
+    """The phases the scenario's load shape goes through after the warm-up; none for a flat
+    load."""
+    duration, step, warmup = options.sb_duration, options.sb_step_seconds, options.sb_warmup
     if scenario == "ramp":
         return [
-            Phase(f"step {k + 1}", (k + 1) * options.sb_step_users, k * step, (k + 1) * step)
-            for k in range(math.ceil(duration / step))
+            Phase(
+                f"step {k + 1}", (k + 1) * options.sb_step_users, start, min(start + step, duration)
+            )
+            for k, start in enumerate(_starts(warmup, duration, step))
         ]
     if scenario == "spike":
         spike_start = (duration - step) / 2
         return [
-            Phase("before", options.sb_users, 0.0, spike_start),
+            Phase("before", options.sb_users, min(warmup, spike_start), spike_start),
             Phase("spike", options.sb_spike_users, spike_start, spike_start + step),
             Phase("after", options.sb_users, spike_start + step, duration),
         ]
     if scenario == "soak":
-        width = duration / SOAK_SLICES
+        width = (duration - warmup) / SOAK_SLICES
         return [
-            Phase(f"slice {k + 1}", options.sb_users, k * width, (k + 1) * width)
+            Phase(f"slice {k + 1}", options.sb_users, warmup + k * width, warmup + (k + 1) * width)
             for k in range(SOAK_SLICES)
         ]
     return []
 
 
+def _starts(first: float, end: float, step: float) -> list[float]:
+    return [first + k * step for k in range(math.ceil((end - first) / step))]
+
+
 def measure_phases(
-    phases: list[Phase], log: RequestLog, samples: list[dict], test_start: float, finished: float
+    phases: list[Phase], log: RequestLog, samples: list[dict], test_start: float
 ) -> list[dict]:
-    """Each phase's figures, for the part of it that ran (a ramp stops once it breaks)."""
+    """Each phase's figures, for the part of it that ran: a ramp stops once it breaks, and the
+    time after its last reply would dilute the last step's rate."""
     measured = []
+    last_reply = float(log.end.max()) if len(log) else test_start
     for phase in phases:
         start = test_start + phase.start_s
-        end = min(test_start + phase.end_s, finished)
+        end = min(test_start + phase.end_s, last_reply)
         if end - start < 1.0:
             continue
         figures = log.window(start, end)

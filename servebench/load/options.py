@@ -37,6 +37,12 @@ def add_options(parser) -> None:
         "--sb-step-seconds", type=float, default=10.0, help="ramp/spike: step length"
     )
     group.add_argument("--sb-spike-users", type=int, default=16, help="spike: users at the peak")
+    group.add_argument(
+        "--sb-warmup",
+        type=float,
+        default=0.0,
+        help="ramp: seconds at the first step's load before the steps start, not judged",
+    )
     group.add_argument("--sb-request-log", default="", help="folder for the per-request CSV log")
     group.add_argument(
         "--sb-exporter-port",
