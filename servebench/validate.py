@@ -93,6 +93,10 @@ def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
     return done, problems
 
 
+COMPOSE_PROMETHEUS = "services/prometheus/prometheus.compose.yml"
+RULES = "services/prometheus/rules.yml"
+
+
 def check_prometheus(root: Path) -> tuple[list[str], list[Finding]]:
     promtool = find_tool("promtool")
     if promtool is None:
@@ -100,17 +104,17 @@ def check_prometheus(root: Path) -> tuple[list[str], list[Finding]]:
     done, problems = [], []
     with tempfile.TemporaryDirectory(prefix="servebench-validate-") as scratch:
         k8s_config = _without_kubernetes_sd(root, Path(scratch))
-        for args, subject in (
-            (["check", "config", "services/prometheus/prometheus.compose.yml"], "compose config"),
-            (["check", "rules", "services/prometheus/rules.yml"], "rules.yml"),
-            (["check", "config", str(k8s_config)], "k8s config"),
+        for args, subject, shown in (
+            (["check", "config", COMPOSE_PROMETHEUS], "compose config", COMPOSE_PROMETHEUS),
+            (["check", "rules", RULES], "rules.yml", RULES),
+            (
+                ["check", "config", str(k8s_config)],
+                "k8s config",
+                "k8s/base/files/prometheus.k8s.yml, its kubernetes_sd jobs as empty static ones",
+            ),
         ):
             result = _run([promtool, *args], cwd=root)
-            shown = "k8s/base/files/prometheus.k8s.yml" if subject == "k8s config" else args[2]
-            note = (
-                ", its kubernetes_sd jobs as empty static ones" if subject == "k8s config" else ""
-            )
-            done.append(f"{shown} (promtool check {args[1]}{note})")
+            done.append(f"{shown} (promtool check {args[1]})")
             if result.returncode != 0:
                 problems.append(
                     Finding("prometheus", subject, (result.stderr or result.stdout).strip()[-500:])
@@ -229,7 +233,7 @@ def _properties(path: Path) -> dict[str, str]:
 
 
 def _check_prometheus_targets(root: Path) -> list[Finding]:
-    config = yaml.safe_load((root / "services/prometheus/prometheus.compose.yml").read_text())
+    config = yaml.safe_load((root / COMPOSE_PROMETHEUS).read_text())
     expected = {
         "torchserve": ("/metrics", f"torchserve:{TORCHSERVE_PORTS['metrics']}"),
         "tfserving": (TFSERVING_METRICS_PATH, f"tfserving:{TFSERVING_PORTS['rest']}"),
@@ -283,7 +287,7 @@ SERIES = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?=\{|\[)")  # a name right before
 def _check_metric_names(root: Path) -> list[Finding]:
     """Recording rules read only series the servers and Locust export; dashboard panels read
     recording rules or such series."""
-    rules = yaml.safe_load((root / "services/prometheus/rules.yml").read_text())
+    rules = yaml.safe_load((root / RULES).read_text())
     records, problems = set(), []
     for group in rules["groups"]:
         for rule in group["rules"]:
@@ -347,7 +351,7 @@ def _check_stack_records(root: Path) -> list[Finding]:
                 )
             )
     folder = record["monitoring"]["prometheus"]["settings"].get("loadgen_targets", "")
-    prometheus = yaml.safe_load((root / "services/prometheus/prometheus.compose.yml").read_text())
+    prometheus = yaml.safe_load((root / COMPOSE_PROMETHEUS).read_text())
     globs = [
         pattern
         for job in prometheus["scrape_configs"]

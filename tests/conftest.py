@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -14,6 +15,7 @@ from servebench.models import DEFAULT_MAX_BATCH, MODELS  # noqa: E402
 from servebench.models.weights import seeded_state  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((REPO / "servebench" / "bench" / "results.schema.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +36,19 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cwd=cwd or REPO,
         timeout=600,
     )
+
+
+def bench(stack, out: Path, *args: str) -> dict:
+    """`servebench bench` run from ``out``'s parent with a relative --out, as a user would."""
+    out.mkdir(parents=True, exist_ok=True)
+    result = run_cli(
+        "bench", "--state-dir", stack["state_dir"], "--out", out.name, *args, cwd=out.parent
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_dir,) = list(out.iterdir())
+    results = json.loads((run_dir / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return {"results": results, "dir": run_dir, "stdout": result.stdout}
 
 
 @pytest.fixture(scope="session")

@@ -10,32 +10,19 @@ import sys
 import time
 from pathlib import Path
 
-import jsonschema
 import psutil
 import pytest
 
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.phases import first_broken, scenario_options, scenario_phases
 from servebench.clients import TARGETS
+from servebench.models import MODELS
+from servebench.payloads import PayloadPool
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, bench, run_cli
 
 LOCUST = [str(Path(sys.executable).with_name("locust")), "--headless",
           "-f", "loadtest/locustfile.py,loadtest/scenarios/steady.py"]  # fmt: skip
-SCHEMA = json.loads((REPO / "servebench" / "bench" / "results.schema.json").read_text())
-
-
-def bench(stack, out: Path, *args: str) -> dict:
-    """`servebench bench` run from ``out``'s parent with a relative --out, as a user would."""
-    out.mkdir(parents=True, exist_ok=True)
-    result = run_cli(
-        "bench", "--state-dir", stack["state_dir"], "--out", out.name, *args, cwd=out.parent
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (run_dir,) = list(out.iterdir())
-    results = json.loads((run_dir / "results.json").read_text())
-    jsonschema.validate(results, SCHEMA)
-    return {"results": results, "dir": run_dir, "stdout": result.stdout}
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +325,15 @@ def test_a_ramp_is_measured_and_reported_step_by_step(stack, tmp_path):
     result = run_cli("report", str(run["dir"]))
     assert result.returncode == 0, result.stderr
     assert "| step 1 |" in (run["dir"] / "report.md").read_text()
+
+
+def test_payload_cursors_share_the_encoded_items_and_keep_their_own_place():
+    encoded = []
+    pool = PayloadPool.build(
+        MODELS["mlp"], lambda batch: encoded.append(1) or batch.tobytes(), 1, 3
+    )
+    first, second = pool.cursor(), pool.cursor()
+    assert len(encoded) == 3  # encoding happened once, in build(), not per cursor
+    assert [first.next() for _ in range(4)][3] is second.next()  # each starts at item 0
+    assert second.next() is first.next()  # second at item 1, first at item 1 after wrapping
+    assert len(first) == len(second) == 3

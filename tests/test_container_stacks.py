@@ -18,8 +18,7 @@ from servebench.metrics.exporter import LoadMetrics, reachable_host
 from servebench.metrics.prometheus import loadgen_discovery
 from servebench.validate import find_tool
 
-from .conftest import REPO, run_cli
-from .test_bench import bench
+from .conftest import REPO, bench, run_cli
 
 
 def container_like(stack: dict, state_dir: Path) -> dict:

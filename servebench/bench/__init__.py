@@ -332,12 +332,7 @@ def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: P
             plan, stack, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
         folder = run_dir / spec.name / target / f"knee-{rate:.1f}"
-        run = run_locust(job, folder, _server_stats(stack["backends"][server]),
-                         _prometheus(stack), f"{spec.name} {target} @ {rate:.1f}/s")  # fmt: skip
-        if run.interrupted:
-            raise KeyboardInterrupt
-        start = run.test_start + plan.warmup_s
-        figures = RequestLog.read(folder).window(start, start + plan.window_s)
+        figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
         p99 = figures["latency_ms"]["p99"]
         passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
         return Probe(rate, passed, p99, figures["error_ratio"])
@@ -361,12 +356,18 @@ def _closed_loop_rps(
     """Requests per second the target completes with plan.users users and no think time."""
     job = _job(plan, stack, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
     folder = run_dir / spec.name / target / "knee-closed-loop"
-    run = run_locust(job, folder, _server_stats(stack["backends"][target.split("-")[0]]),
-                     _prometheus(stack), f"{spec.name} {target} closed loop")  # fmt: skip
+    figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
+    return figures["achieved_rps"] or None
+
+
+def _one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, label: str) -> dict:
+    """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
+    server = stack["backends"][job.target.split("-")[0]]
+    run = run_locust(job, folder, _server_stats(server), _prometheus(stack), label)
     if run.interrupted:
         raise KeyboardInterrupt
     start = run.test_start + plan.warmup_s
-    return RequestLog.read(folder).window(start, start + plan.window_s)["achieved_rps"] or None
+    return RequestLog.read(folder).window(start, start + plan.window_s)
 
 
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:

@@ -36,6 +36,19 @@ def read_stack(path: str) -> dict:
     return json.loads(Path(path).read_text())
 
 
+_POOLS: dict[tuple[str, str, int], PayloadPool] = {}
+
+
+def _shared_pool(target: str, spec, rows: int, encode) -> PayloadPool:
+    """One encoded pool per target, model and batch in this process. Encoding resnet18 as JSON
+    takes about 0.5 s; paid by every user at its start, it would load the load generator just
+    when a ramp step or a spike adds users."""
+    key = (target, spec.name, rows)
+    if key not in _POOLS:
+        _POOLS[key] = PayloadPool.build(spec, encode, rows)
+    return _POOLS[key]
+
+
 class _TargetUser:
     """What every target shares: payloads, the loop mode, and the request check."""
 
@@ -47,7 +60,7 @@ class _TargetUser:
         self.spec = get_model(options.sb_model)
         self.rows = options.sb_batch
         self.codec = make_client(self.target, read_stack(options.sb_stack), self.spec)
-        self.pool = PayloadPool.build(self.spec, self.codec.encode, self.rows)
+        self.pool = _shared_pool(self.target, self.spec, self.rows, self.codec.encode).cursor()
         self.rate = options.sb_rate / max(options.sb_users, 1)
         self.max_outstanding = options.sb_max_outstanding
         self.inflight = Group()

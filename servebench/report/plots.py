@@ -43,21 +43,15 @@ def latency_vs_load(results: dict, model: str) -> str:
     for entry in (t for t in results["targets"] if t["model"] == model):
         reps = sorted(entry["repetitions"], key=lambda r: r["offered_rps"])
         offered = [r["offered_rps"] for r in reps]
-        axis.plot(
-            offered,
-            [r["latency_ms"]["p99"] for r in reps],
-            STYLE[entry["target"]],
-            marker="o",
-            label=f"{entry['target']} p99",
-        )
-        axis.plot(
-            offered,
-            [r["latency_ms"]["p50"] for r in reps],
-            STYLE[entry["target"]],
-            marker=".",
-            alpha=0.5,
-            label=f"{entry['target']} p50",
-        )
+        for quantile, marker, alpha in (("p99", "o", 1.0), ("p50", ".", 0.5)):
+            axis.plot(
+                offered,
+                [r["latency_ms"][quantile] for r in reps],
+                STYLE[entry["target"]],
+                marker=marker,
+                alpha=alpha,
+                label=f"{entry['target']} {quantile}",
+            )
     for knee in (k for k in results.get("knee", []) if k["model"] == model):
         probes = sorted(
             (p for p in knee["probes"] if p["p99_ms"] is not None), key=lambda p: p["rate"]
