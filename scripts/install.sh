@@ -41,7 +41,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 echo "servebench: installing Python packages into $VENV (about 3 GB on a fresh machine)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    -r requirements.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
+    -r requirements-dev.txt -c constraints.txt 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . \
     2>&1 | grep -v "^WARNING: Location" || true
 TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -c "import torch, tensorflow, ts, servebench" \

@@ -86,7 +86,12 @@ def up_command(
         flush=True,
     )
     stack = up(
-        select_models(model), ArtifactLayout(artifacts), state_dir, plan_options, tfserving_bin
+        select_models(model),
+        ArtifactLayout(artifacts),
+        state_dir,
+        plan_options,
+        tfserving_bin,
+        mode,
     )
     print(format_stack(stack))
     _warn_if_emulated(stack)

@@ -7,6 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
+
 from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.process import alive, stop_session
 from servebench.backends.tfserving import TFServingBackend, find_binary
@@ -30,7 +32,20 @@ def load_stack(state_dir: Path) -> dict:
     path = stack_file(state_dir)
     if not path.is_file():
         raise UsageError(f"no stack is running (no {path}); start one with `servebench up`")
-    return json.loads(path.read_text())
+    stack = json.loads(path.read_text())
+    if all(backend.get("implementation") for backend in stack["backends"].values()):
+        return stack
+    # A record written for Compose or k8s: ask the servers what they are.
+    from servebench.backends.detect import identify
+    from servebench.backends.docker_mode import version_output
+
+    try:
+        return identify(stack, version_output)
+    except requests.RequestException as exc:
+        raise UsageError(
+            f"cannot reach the servers named in {path} to identify them ({type(exc).__name__}); "
+            "are they running?"
+        ) from None
 
 
 def stack_models(stack: dict) -> list[ModelSpec]:
@@ -111,9 +126,20 @@ def refuse_second_stack(state_dir: Path) -> None:
         return
     stack = json.loads(path.read_text())
     services = {**stack["backends"], **stack.get("monitoring", {})}
-    if any(service["pid"] and alive(service["pid"]) for service in services.values()):
+    if any(_running(service) for service in services.values()):
         raise UsageError(f"a stack is already running (see {path}); stop it with `servebench down`")
     path.unlink()  # left by a stack that died without `down`
+
+
+def _running(service: dict) -> bool:
+    if service["pid"]:
+        return alive(service["pid"])
+    container = service.get("settings", {}).get("container")
+    if not container:
+        return False
+    from servebench.backends.docker_mode import container_running
+
+    return container_running(container)
 
 
 def _require_artifacts(models: list[ModelSpec], layout: ArtifactLayout) -> None:

@@ -67,13 +67,16 @@ def check_compose(root: Path) -> tuple[list[str], list[Finding]]:
     compose = find_tool("docker-compose")
     if compose is None:
         return _missing("compose", "docker-compose")
-    result = _run([compose, "-f", str(root / "compose.yaml"), "config", "-q"])
+    files = ["compose.yaml", "compose.override.yaml"]  # Compose's default pair
+    result = _run(
+        [compose, *(f for name in files for f in ("-f", str(root / name))), "config", "-q"]
+    )
     problems = (
         []
         if result.returncode == 0
         else [Finding("compose", "compose.yaml", (result.stderr or result.stdout).strip()[-500:])]
     )
-    return ["compose.yaml (docker compose config -q)"], problems
+    return ["compose.yaml + compose.override.yaml (docker compose config -q)"], problems
 
 
 def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:

@@ -15,6 +15,7 @@ import time
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.detect import identify
 from servebench.backends.process import LOCALHOST, free_port
 from servebench.backends.tfserving import model_available
 from servebench.backends.torchserve import worker_pids
@@ -26,13 +27,11 @@ SERVERS = {
     "torchserve": {
         "image": "servebench/torchserve:0.12.0",
         "dockerfile": "services/torchserve/Dockerfile",
-        "implementation": "torchserve 0.12.0 (container)",
         "ports": {"rest": 8080, "grpc": 7070, "management": 8081, "metrics": 8082},
     },
     "tfserving": {
         "image": "servebench/tfserving:2.20.0",
         "dockerfile": "services/tfserving/Dockerfile",
-        "implementation": "tensorflow_model_server 2.20.0 (container)",
         "ports": {"grpc": 8500, "rest": 8501},
     },
 }
@@ -82,7 +81,7 @@ def start_servers(plan: LaunchPlan, timeout: float) -> list[RunningBackend]:
     started, running = [], []
     try:
         for name, spec in SERVERS.items():
-            _ensure_image(client, spec)
+            build_image(client, spec)
             ports = {key: free_port() for key in spec["ports"]}
             container = client.containers.run(
                 spec["image"],
@@ -96,6 +95,9 @@ def start_servers(plan: LaunchPlan, timeout: float) -> list[RunningBackend]:
                 cpuset_cpus=",".join(str(cpu) for cpu in plan.server_cpus),
                 nano_cpus=int(len(plan.server_cpus) * 1e9),
                 mem_limit=MEMORY_LIMIT,
+                init=True,
+                # As in compose: a crashed server comes back by itself.
+                restart_policy={"Name": "unless-stopped"},
             )
             started.append(container)
             running.append(_wait_ready(name, spec, container, ports, plan, timeout))
@@ -121,24 +123,60 @@ def stop_servers(stack: dict) -> list[str]:
 
 
 def _environment(name: str, plan: LaunchPlan) -> dict[str, str]:
+    """Both containers read the same model list and batching settings."""
     threads = str(plan.server_threads)
+    common = {
+        "SERVEBENCH_MODELS": ",".join(s.name for s in plan.models),
+        "SERVEBENCH_BATCH_SIZE": str(plan.batch_size),
+        "SERVEBENCH_BATCH_DELAY_MS": str(plan.batch_delay_ms),
+    }
     if name == "torchserve":
-        return {
-            "SERVEBENCH_TORCH_THREADS": threads,
-            "OMP_NUM_THREADS": threads,
-            "SERVEBENCH_MODELS": ",".join(s.name for s in plan.models),
-        }
-    return {"TF_THREADS": threads}
+        return common | {"SERVEBENCH_TORCH_THREADS": threads, "OMP_NUM_THREADS": threads}
+    return common | {"TF_THREADS": threads}
 
 
-def _ensure_image(client, spec: dict) -> None:
+def build_image(client, spec: dict) -> None:
+    """Build the server image from this checkout, as compose's `pull_policy: build` does: never
+    pulled, and with Docker's layer cache a rebuild of unchanged sources takes seconds."""
+    import docker
+
+    print(f"building {spec['image']} from {spec['dockerfile']} ...", flush=True)
+    try:
+        client.images.build(
+            path=str(REPO_ROOT), dockerfile=spec["dockerfile"], tag=spec["image"], rm=True
+        )
+    except docker.errors.BuildError as exc:
+        tail = " | ".join(
+            str(line.get("stream", line.get("error", ""))).strip() for line in exc.build_log
+        )[-300:]
+        raise UsageError(
+            f"building {spec['image']} failed ({tail}); on a machine without registry access "
+            "run `make engine` first, which builds stand-in base images"
+        ) from None
+
+
+def version_output(backend: dict) -> str | None:
+    """`tensorflow_model_server --version` run inside the backend's container, or None."""
+    container_id = backend.get("settings", {}).get("container")
+    if not container_id:
+        return None
     import docker
 
     try:
-        client.images.get(spec["image"])
-    except docker.errors.ImageNotFound:
-        print(f"building {spec['image']} from {spec['dockerfile']} ...", flush=True)
-        client.images.build(path=str(REPO_ROOT), dockerfile=spec["dockerfile"], tag=spec["image"])
+        container = connect().containers.get(container_id)
+        result = container.exec_run(["tensorflow_model_server", "--version"])
+    except (UsageError, docker.errors.DockerException):
+        return None
+    return result.output.decode(errors="replace")
+
+
+def container_running(container_id: str) -> bool:
+    import docker
+
+    try:
+        return connect().containers.get(container_id).status in ("running", "restarting")
+    except (UsageError, docker.errors.DockerException):
+        return False
 
 
 def _wait_ready(name, spec, container, ports, plan: LaunchPlan, timeout: float) -> RunningBackend:
@@ -166,22 +204,29 @@ def _wait_ready(name, spec, container, ports, plan: LaunchPlan, timeout: float) 
         time.sleep(0.5)
     else:
         raise UsageError(f"the {name} container was not ready after {timeout:.0f} s")
-    return RunningBackend(
+    seconds = round(time.monotonic() - start, 2)
+    record = RunningBackend(
         name=name,
-        implementation=spec["implementation"],
-        real=True,
+        implementation="",  # filled in below by asking the server itself
+        real=False,
         pid=0,
         endpoints=endpoints,
         log=f"docker logs {container.id[:12]}",
-        ready_seconds=round(time.monotonic() - start, 2),
+        ready_seconds=seconds,
         settings={
             "container": container.id,
             "image": spec["image"],
             "cpus": plan.server_cpus,
             "memory_limit": MEMORY_LIMIT,
             "threads": plan.server_threads,
+            "batch_size": plan.batch_size,
+            "batch_delay_ms": plan.batch_delay_ms,
         },
     )
+    stack = {"models": [s.name for s in plan.models], "backends": {name: record.as_dict()}}
+    found = identify(stack, version_output)["backends"][name]
+    record.implementation, record.real = found["implementation"], found["real"]
+    return record
 
 
 def _remove(container) -> None:
@@ -191,4 +236,13 @@ def _remove(container) -> None:
         container.remove(force=True)
 
 
-__all__ = ["connect", "container_stats", "server_stats_source", "start_servers", "stop_servers"]
+__all__ = [
+    "build_image",
+    "connect",
+    "container_running",
+    "container_stats",
+    "server_stats_source",
+    "start_servers",
+    "stop_servers",
+    "version_output",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import tempfile
@@ -43,10 +44,17 @@ def export_model(
     max_batch: int,
     progress: Progress = print,
 ) -> dict:
-    """Write both artifacts and the manifest for ``spec``; return the manifest."""
+    """Write both artifacts and the manifest for ``spec``; return the manifest. Artifacts that
+    already match (same weights, settings, code and package versions) are kept as they are, so
+    servers reading them are left alone."""
     from servebench.export.savedmodel import write_savedmodel
     from servebench.export.torchserve import write_mar
 
+    fingerprint = _fingerprint(state, max_batch)
+    current = _matching_manifest(spec, layout, fingerprint)
+    if current is not None:
+        progress(f"[{spec.name}] artifacts up to date (fingerprint {fingerprint[:12]}); kept")
+        return current
     timings = {}
     layout.model_dir(spec.name).mkdir(parents=True, exist_ok=True)
     torch.save(state, layout.weights(spec.name))
@@ -59,12 +67,49 @@ def export_model(
     with _timed(timings, "parity", progress, f"[{spec.name}] parity through both artifacts"):
         cases = artifact_parity(spec, layout)
     manifest = _manifest(spec, state, layout, max_batch, cases, timings)
+    manifest["fingerprint"] = fingerprint
     manifest["artifacts"] = {
         "torchserve_mar": {"path": str(mar), "bytes": mar.stat().st_size},
         "tf_savedmodel": {"path": str(savedmodel), "bytes": _folder_bytes(savedmodel)},
     }
-    layout.manifest(spec.name).write_text(json.dumps(manifest, indent=2) + "\n")
+    staged = layout.manifest(spec.name).with_suffix(".json.tmp")
+    staged.write_text(json.dumps(manifest, indent=2) + "\n")
+    staged.replace(layout.manifest(spec.name))  # the manifest is written last, and whole
     return manifest
+
+
+# The files that decide what the artifacts contain, besides the weights and the settings.
+RECIPE = (
+    "models/torch_defs.py",
+    "models/tf_twins.py",
+    "export/savedmodel.py",
+    "export/torchserve.py",
+)
+
+
+def _fingerprint(state: StateDict, max_batch: int) -> str:
+    from servebench.export.torchserve import HANDLER
+
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    for source in [HANDLER, *(package / name for name in RECIPE)]:
+        digest.update(source.read_bytes())
+    versions = {name: metadata.version(name) for name in VERSIONED_PACKAGES}
+    digest.update(json.dumps([state_sha256(state), max_batch, versions]).encode())
+    return digest.hexdigest()
+
+
+def _matching_manifest(spec: ModelSpec, layout: ArtifactLayout, fingerprint: str) -> dict | None:
+    """The manifest of artifacts on disk made from the same fingerprint, or None."""
+    try:
+        manifest = json.loads(layout.manifest(spec.name).read_text())
+    except (OSError, ValueError):
+        return None
+    present = all(
+        path.exists()
+        for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb")
+    )
+    return manifest if present and manifest.get("fingerprint") == fingerprint else None
 
 
 def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]:

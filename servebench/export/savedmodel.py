@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +48,32 @@ class ServingModule(tf.Module):
 def write_savedmodel(
     spec: ModelSpec, weights: dict[str, np.ndarray], path: Path, max_batch: int
 ) -> Path:
-    """Write the SavedModel for ``spec`` to ``path`` (a TF Serving version folder)."""
-    if path.exists():
-        shutil.rmtree(path)
-    module = ServingModule(spec, weights, max_batch)
-    tf.saved_model.save(module, str(path), signatures={SIGNATURE: module.serve})
+    """Write the SavedModel for ``spec`` to ``path`` (a TF Serving version folder).
+
+    A TF Serving that watches the model's folder must never see the version vanish (it would
+    unload the model) nor a half-written one: the model is written to a staging folder beside
+    it, whose name is not a number so the server ignores it, and then swapped in at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{path.name}-", dir=path.parent))
+    try:
+        module = ServingModule(spec, weights, max_batch)
+        tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
+        if path.exists():
+            exchange(staging, path)  # staging now holds the previous version's files
+        else:
+            staging.rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two folders in one step (Linux renameat2 with RENAME_EXCHANGE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, bytes(first), at_fdcwd, bytes(second), rename_exchange) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"cannot swap {first} and {second}: {os.strerror(error)}")
 
 
 def load_savedmodel(spec: ModelSpec, path: Path):

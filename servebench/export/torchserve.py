@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,8 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
             f"TorchServe handler not found at {HANDLER}; run from a servebench checkout"
         )
     store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="servebench-mar-") as staging:
+    # Built beside the store and renamed into it: a server never sees a half-written archive.
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=store) as staging:
         config = Path(staging) / "servebench_model.json"
         config.write_text(json.dumps(_handler_config(spec, max_batch), indent=2))
         definitions = Path(staging) / "torch_defs.py"
@@ -53,12 +55,13 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
             "--extra-files",
             f"{config},{definitions}",
             "--export-path",
-            str(store),
+            staging,
             "--force",
         ]
         result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise UsageError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}")
+        if result.returncode != 0:
+            raise UsageError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}")
+        os.replace(Path(staging) / f"{spec.name}.mar", store / f"{spec.name}.mar")
     return store / f"{spec.name}.mar"
 
 

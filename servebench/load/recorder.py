@@ -2,7 +2,9 @@
 
 Open-loop requests carry their scheduled send time in the event context; their latency is
 measured from it, so queueing in front of an overloaded server is not hidden (coordinated
-omission). Closed-loop requests use Locust's own response time.
+omission). Closed-loop requests use Locust's own response time. Every request's context names
+the model it was sent to, which is what it is counted under: a model picked in Locust's web UI
+differs from the one the process started with.
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ class RequestRecorder:
         scheduled = (context or {}).get("scheduled_at")
         latency = now - scheduled if scheduled is not None else response_time / 1000.0
         kind = failure_kind(exception)
-        self.metrics.observe(name, self.model, latency, kind)
+        model = (context or {}).get("model", self.model)
+        self.metrics.observe(name, model, latency, kind)
         if self._writer is not None:
             start = scheduled if scheduled is not None else now - latency
             outcome = "success" if kind is None else "failure"
             self._writer.writerow(
-                [f"{start:.6f}", f"{latency:.6f}", name, self.model, outcome, kind or ""]
+                [f"{start:.6f}", f"{latency:.6f}", name, model, outcome, kind or ""]
             )
 
     def close(self) -> None:

@@ -69,7 +69,7 @@ class _TargetUser:
         if self.rate > 0:
             self._open_loop()
         else:
-            self.send_one(self.pool.next(), {})
+            self.send_one(self.pool.next(), {"model": self.spec.name})
 
     def _open_loop(self) -> None:
         rng = random.Random(os.getpid() * 7919 + id(self))
@@ -79,7 +79,7 @@ class _TargetUser:
             delay = next_at - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            context = {"scheduled_at": next_at}
+            context = {"scheduled_at": next_at, "model": self.spec.name}
             if len(self.inflight) >= self.max_outstanding:
                 self._fire(0.0, 0, LoadFailure("dropped", "too many requests in flight"), context)
                 continue

@@ -11,23 +11,70 @@ import threading
 from concurrent import futures
 from pathlib import Path
 
+# Flags of tensorflow_model_server this emulator implements. Any other flag is refused, so a
+# command line never silently means something else here than with the real binary.
+NOT_IMPLEMENTED = (
+    "the servebench TF Serving emulator does not implement {flag}; "
+    "run the real tensorflow_model_server for it"
+)
+
+
+# What `--version` prints: a real binary prints "TensorFlow ModelServer: <version>".
+VERSION_LINE = (
+    "tfserving-emulator (servebench): an emulator of TF Serving's APIs, NOT TensorFlow Serving"
+)
+
+
+def _flag_bool(text: str) -> bool:
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"tfserving-emulator: {message}\n")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tfserving-emulator", description=__doc__)
-    parser.add_argument("--port", type=int, required=True, help="gRPC port")
-    parser.add_argument("--rest_api_port", type=int, required=True)
-    parser.add_argument("--model_config_file", type=Path, required=True)
+    parser = _Parser(prog="tfserving-emulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8500, help="gRPC port")
+    parser.add_argument("--rest_api_port", type=int, default=0, help="0: no REST API")
+    parser.add_argument("--model_name", default="default")
+    parser.add_argument("--model_base_path", type=Path)
+    parser.add_argument("--model_config_file", type=Path)
     parser.add_argument("--monitoring_config_file", type=Path)
+    parser.add_argument("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--batching_parameters_file", type=Path)
     parser.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0)
     parser.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0)
+    parser.add_argument("--file_system_poll_wait_seconds", type=int, default=1)
     parser.add_argument(
         "--rest_api_num_threads",
         type=int,
         default=16,
         help="gRPC worker threads (REST uses one thread per connection)",
     )
-    parser.add_argument("--bind", default="127.0.0.1", help="the emulator binds here only")
-    return parser.parse_args(argv)
+    parser.add_argument("--bind", default="127.0.0.1", help="emulator only: the address to bind")
+    parser.add_argument("--version", action="version", version=VERSION_LINE)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(NOT_IMPLEMENTED.format(flag=unknown[0].split("=", 1)[0]))
+    if args.enable_batching:
+        parser.error(NOT_IMPLEMENTED.format(flag="--enable_batching (server-side batching)"))
+    if args.model_config_file is None and args.model_base_path is None:
+        parser.error("give --model_config_file, or --model_name and --model_base_path")
+    return args
+
+
+def model_bases(args: argparse.Namespace) -> dict[str, Path] | None:
+    """Models from --model_name/--model_base_path; None when a config file names them (which,
+    as in TF Serving, takes precedence)."""
+    if args.model_config_file is not None:
+        return None
+    return {args.model_name: args.model_base_path}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         if monitoring.prometheus_config.enable:
             metrics_path = monitoring.prometheus_config.path or "/monitoring/prometheus/metrics"
 
-    registry = ServableRegistry(args.model_config_file)
+    bases = model_bases(args)
+    log = lambda line: print(f"{IMPLEMENTATION}: {line}", flush=True)  # noqa: E731
+    registry = (
+        ServableRegistry(bases, log)
+        if bases
+        else ServableRegistry.from_config_file(args.model_config_file, log)
+    )
     metrics = ServingMetrics()
     # TF Serving accepts messages up to 2 GiB; gRPC Python's default receive limit is 4 MiB.
     options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
@@ -69,20 +122,25 @@ def main(argv: list[str] | None = None) -> int:
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(registry), grpc_server)
     grpc_server.add_insecure_port(f"{args.bind}:{args.port}")
     grpc_server.start()
-    rest_server = RestServer((args.bind, args.rest_api_port), registry, metrics, metrics_path)
-    rest_thread = threading.Thread(target=rest_server.serve_forever, daemon=True)
-    rest_thread.start()
+    rest_server = None
+    if args.rest_api_port:
+        rest_server = RestServer((args.bind, args.rest_api_port), registry, metrics, metrics_path)
+        threading.Thread(target=rest_server.serve_forever, daemon=True).start()
     print(
         f"{IMPLEMENTATION}: serving {sorted(registry.servables)} "
-        f"gRPC {args.bind}:{args.port} REST {args.bind}:{args.rest_api_port}",
+        f"gRPC {args.bind}:{args.port} REST {args.bind}:{args.rest_api_port or 'off'}",
         flush=True,
     )
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if args.file_system_poll_wait_seconds > 0:
+        while not stop.wait(args.file_system_poll_wait_seconds):
+            registry.refresh()
     stop.wait()
-    rest_server.shutdown()
+    if rest_server is not None:
+        rest_server.shutdown()
     grpc_server.stop(grace=1).wait()
     return 0
 

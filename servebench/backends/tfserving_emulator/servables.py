@@ -84,19 +84,41 @@ class Servable:
 
 
 class ServableRegistry:
-    """The servables named in a model config file; the newest version of each is served."""
+    """The models to serve, by name and base path. As TF Serving's default version policy does,
+    the newest numeric version folder of each is loaded and the others unloaded; ``refresh``
+    looks again (the server calls it every --file_system_poll_wait_seconds)."""
 
-    def __init__(self, config_file: Path) -> None:
+    def __init__(self, bases: dict[str, Path], log=print) -> None:
+        self.bases = bases
+        self.log = log
+        self.servables: dict[str, dict[int, Servable]] = {name: {} for name in bases}
+        self.refresh()
+
+    @classmethod
+    def from_config_file(cls, config_file: Path, log=print) -> ServableRegistry:
         config = model_server_config_pb2.ModelServerConfig()
         text_format.Parse(config_file.read_text(), config)
-        self.servables: dict[str, dict[int, Servable]] = {}
-        for model in config.model_config_list.config:
-            base = Path(model.base_path)
-            versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
-            if not versions:
-                raise RuntimeError(f"no numeric version folder under {base}")
-            latest = versions[-1]
-            self.servables[model.name] = {latest: Servable(model.name, latest, base / str(latest))}
+        return cls({m.name: Path(m.base_path) for m in config.model_config_list.config}, log)
+
+    def refresh(self) -> None:
+        for name, base in self.bases.items():
+            latest = _latest_version(base)
+            loaded = self.servables[name]
+            if latest is None:
+                if loaded:
+                    self.log(f"{name}: no version folder under {base} any more; unloading")
+                    self.servables[name] = {}
+                continue
+            if latest in loaded:
+                continue
+            try:
+                servable = Servable(name, latest, base / str(latest))
+            except Exception as exc:  # a half-written folder is retried at the next poll
+                self.log(f"{name}: version {latest} did not load ({type(exc).__name__}: {exc})")
+                continue
+            # The new version replaces the old in one assignment: requests see one or the other.
+            self.servables[name] = {latest: servable}
+            self.log(f"{name}: version {latest} loaded from {base / str(latest)}")
 
     def get(self, name: str, version: int | None = None) -> Servable:
         versions = self.servables.get(name, {})
@@ -121,6 +143,19 @@ class ServableRegistry:
                 grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {name}"
             )
         return [versions[version]]
+
+
+def _latest_version(base: Path) -> int | None:
+    """The highest numeric version folder that holds a saved_model.pb, or None."""
+    try:
+        versions = [
+            int(p.name)
+            for p in base.iterdir()
+            if p.name.isdigit() and (p / "saved_model.pb").exists()
+        ]
+    except OSError:
+        return None
+    return max(versions, default=None)
 
 
 def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:

@@ -1,0 +1,53 @@
+"""What actually answers at an endpoint, found out at run time. Stack records for Compose and
+Kubernetes leave ``implementation``, ``real`` and ``ready_seconds`` empty; they are filled in
+here from the servers themselves, never from a config file."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from servebench.backends.tfserving_emulator import IMPLEMENTATION as EMULATOR
+
+# The emulator names itself in this response header; TF Serving never sends it.
+SERVED_BY = "X-Served-By"
+MODEL_SERVER_VERSION = re.compile(r"TensorFlow ModelServer:\s*(\S+)")
+
+
+def torchserve_implementation(rest: str) -> str:
+    """TorchServe's own version, from the OpenAPI description its inference API serves."""
+    reply = requests.get(f"{rest}/api-description", timeout=10)
+    reply.raise_for_status()
+    return f"torchserve {reply.json()['info']['version']}"
+
+
+def tfserving_implementation(rest: str, model: str, version_output: str | None) -> tuple[str, bool]:
+    """(implementation, real) for the server answering ``rest``. The emulator says so in every
+    reply; a real server is recognised by ``tensorflow_model_server --version``, and without
+    that output it counts as unverified, so no verdict rests on it."""
+    reply = requests.get(f"{rest}/v1/models/{model}", timeout=10)
+    if reply.headers.get(SERVED_BY) == EMULATOR:
+        return EMULATOR, False
+    found = MODEL_SERVER_VERSION.search(version_output or "")
+    if found:
+        return f"tensorflow_model_server {found.group(1)}", True
+    return "tensorflow_model_server (unverified: no --version output)", False
+
+
+def identify(stack: dict, version_output=lambda backend: None) -> dict:
+    """Fill in what each backend of ``stack`` is, where the record leaves it empty.
+    ``version_output(backend)`` gives `tensorflow_model_server --version` run inside the server
+    (through Docker or kubectl), or None where that cannot be done."""
+    model = stack["models"][0]
+    for name, backend in stack["backends"].items():
+        if backend.get("implementation"):
+            continue
+        rest = backend["endpoints"]["rest"]
+        if name == "torchserve":
+            backend["implementation"], backend["real"] = torchserve_implementation(rest), True
+        else:
+            backend["implementation"], backend["real"] = tfserving_implementation(
+                rest, model, version_output(backend)
+            )
+    return stack

@@ -1,0 +1,16 @@
+# Stand-in for prom/prometheus: Debian 12's real Prometheus (2.42) with the official image's
+# paths, user and entrypoint.
+FROM servebench/stand-in-base:bookworm
+LABEL org.servebench.stand-in="true" \
+      org.servebench.stands-in-for="prom/prometheus"
+RUN apt-get update -q \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /prometheus /usr/share/prometheus \
+    && cp /etc/prometheus/prometheus.yml /etc/prometheus/prometheus.yml.dist \
+    && chown -R nobody:nogroup /prometheus /etc/prometheus
+USER nobody
+EXPOSE 9090
+WORKDIR /prometheus
+ENTRYPOINT ["/usr/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]

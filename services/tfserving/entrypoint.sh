@@ -1,0 +1,26 @@
+#!/bin/bash
+# The TF Serving container: the models in SERVEBENCH_MODELS from /artifacts/tfserving, the
+# monitoring config, TF_THREADS intra-op threads, and batching when SERVEBENCH_BATCH_SIZE > 1
+# (with SERVEBENCH_BATCH_DELAY_MS, the same variables TorchServe's container reads).
+set -euo pipefail
+dir="${TMPDIR:-/tmp}"
+IFS=, read -ra names <<<"${SERVEBENCH_MODELS:?name the models in SERVEBENCH_MODELS}"
+{
+    echo "model_config_list {"
+    for name in "${names[@]}"; do
+        echo "  config { name: \"$name\" base_path: \"/artifacts/tfserving/$name\"" \
+            "model_platform: \"tensorflow\" }"
+    done
+    echo "}"
+} >"$dir/models.config"
+batching=()
+if ((${SERVEBENCH_BATCH_SIZE:-1} > 1)); then
+    sed -e "s/@BATCH_SIZE@/$SERVEBENCH_BATCH_SIZE/" \
+        -e "s/@THREADS@/${TF_THREADS:-1}/" -e "s/@TIMEOUT_MICROS@/$((${SERVEBENCH_BATCH_DELAY_MS:-0} * 1000))/" \
+        /config/batching.config >"$dir/batching.config"
+    batching=(--enable_batching "--batching_parameters_file=$dir/batching.config")
+fi
+exec tensorflow_model_server --port=8500 --rest_api_port=8501 \
+    "--model_config_file=$dir/models.config" --monitoring_config_file=/config/monitoring.config \
+    "--tensorflow_intra_op_parallelism=${TF_THREADS:-1}" --tensorflow_inter_op_parallelism=1 \
+    "${batching[@]}" "$@"
