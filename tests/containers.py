@@ -52,7 +52,8 @@ def fresh_checkout(destination: Path) -> Path:
 
 
 def image_present(image: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+    inspected = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+    return inspected.returncode == 0
 
 
 def project_objects(project: str) -> dict[str, list[str]]:

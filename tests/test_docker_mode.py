@@ -1,11 +1,16 @@
-"""`up --mode docker`: what can be checked without a Docker engine (there is none here)."""
+"""`up --mode docker`: stats parsing and the no-engine error, then both servers in real
+containers through the Docker SDK."""
+
+import json
+import subprocess
 
 import pytest
 
 from servebench.backends.docker_mode import container_stats
 from servebench.backends.process import free_port
 
-from .conftest import run_cli
+from .conftest import bench, run_cli
+from .containers import require_engine
 
 # One sample in the Docker Engine API's /containers/{id}/stats format (cgroup v2).
 SAMPLE = {
@@ -42,3 +47,49 @@ def test_up_without_an_engine_says_so_in_one_line(tmp_path, monkeypatch):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no Docker engine is reachable" in lines[0]
     assert "--mode local" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_up_docker_starts_both_servers_bench_samples_them_and_down_removes_them(
+    artifacts, tmp_path
+):
+    require_engine()
+    artifacts.root.chmod(0o755)  # pytest's folders are 0700; the servers run as other users
+    state = tmp_path / "state"
+    up = run_cli(
+        "up", "--mode", "docker", "--model", "mlp",
+        "--artifacts", str(artifacts.root), "--state-dir", str(state),
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+    stack = json.loads((state / "stack.json").read_text())
+    containers = {name: b["settings"]["container"] for name, b in stack["backends"].items()}
+    try:
+        # What answered is asked of the servers, not written in a config file.
+        assert stack["backends"]["torchserve"]["implementation"] == "torchserve 0.12.0"
+        assert stack["backends"]["torchserve"]["real"] is True
+        assert stack["backends"]["tfserving"]["implementation"] == "tfserving-emulator"
+        assert stack["backends"]["tfserving"]["real"] is False
+        for backend in stack["backends"].values():
+            assert 0 < backend["ready_seconds"] < 180
+            assert backend["pid"] == 0 and backend["settings"]["batch_size"] == 1
+        for container in containers.values():
+            assert inspect(container)["State"]["Running"]
+        run = bench(
+            {**stack, "state_dir": str(state)}, tmp_path / "results",
+            "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "1",
+            "--users", "2", "--targets", "torchserve-rest,tfserving-grpc", "--no-limits",
+        )  # fmt: skip
+    finally:
+        down = run_cli("down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stderr
+    assert all(inspect(container) is None for container in containers.values())
+    for entry in run["results"]["targets"]:
+        (window,) = entry["repetitions"]
+        assert window["successes"] > 0, entry["target"]
+        assert window["resources"]["server_cpu_percent_mean"] is not None
+        assert window["resources"]["server_rss_mb_max"] > 50
+
+
+def inspect(container: str) -> dict | None:
+    """`docker inspect` of one container, or None when it does not exist."""
+    result = subprocess.run(["docker", "inspect", container], capture_output=True, text=True)
+    return json.loads(result.stdout)[0] if result.returncode == 0 else None

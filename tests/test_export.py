@@ -85,3 +85,54 @@ def test_signature_rejects_a_batch_above_the_maximum(artifacts):
     assert predict(sample_batch(MODELS["mlp"], DEFAULT_MAX_BATCH)).shape == (64, 10)
     with pytest.raises(tf.errors.InvalidArgumentError, match="above the maximum.*N <= 64"):
         predict(sample_batch(MODELS["mlp"], DEFAULT_MAX_BATCH + 1))
+
+
+def test_a_second_export_of_the_same_model_keeps_the_artifacts(tmp_path):
+    """Compose runs the export on every `up`: artifacts that match are left as they are."""
+    from servebench.export import export_model
+    from servebench.export.layout import ArtifactLayout
+
+    layout, said = ArtifactLayout(tmp_path), []
+    state = seeded_state("mlp", 0)
+    export_model(MODELS["mlp"], state, layout, DEFAULT_MAX_BATCH, said.append)
+    files = [layout.mar("mlp"), layout.savedmodel("mlp") / "saved_model.pb", layout.weights("mlp")]
+    before = [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files]
+    export_model(MODELS["mlp"], state, layout, DEFAULT_MAX_BATCH, said.append)
+    assert [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files] == before
+    assert "up to date" in said[-1]
+
+
+def test_a_changed_export_swaps_the_version_in_without_a_gap(tmp_path):
+    """A server watching the model folder never sees version 1 vanish or half-written."""
+    import threading
+
+    from servebench.export import export_model
+    from servebench.export.layout import ArtifactLayout
+
+    layout = ArtifactLayout(tmp_path)
+    export_model(MODELS["mlp"], seeded_state("mlp", 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    version = layout.savedmodel("mlp")
+    variables = version / "variables" / "variables.data-00000-of-00001"
+    first = variables.read_bytes()
+    gaps, done, polls = [], threading.Event(), [0]
+
+    def watch():
+        while not done.is_set():
+            polls[0] += 1
+            if not (version / "saved_model.pb").is_file():
+                gaps.append(sorted(p.name for p in version.parent.iterdir()))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        export_model(
+            MODELS["mlp"], seeded_state("mlp", 1), layout, DEFAULT_MAX_BATCH, lambda _: None
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert polls[0] > 100 and not gaps, gaps[:3]
+    assert variables.read_bytes() != first  # the new weights are in place
+    # Nothing but the numbered version is left beside it: the staging folders are gone.
+    assert sorted(p.name for p in version.parent.iterdir()) == ["1"]
+    assert sorted(p.name for p in layout.model_store.iterdir()) == ["mlp.mar"]

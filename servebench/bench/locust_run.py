@@ -38,7 +38,7 @@ class LocustJob:
 
     def command(self, run_dir: Path) -> list[str]:
         command = [
-            str(Path(sys.executable).with_name("locust")),
+            sys.executable, "-m", "locust",  # the console script may live elsewhere (Debian)
             "-f", f"{LOCUSTFILE},{SCENARIOS / (self.scenario + '.py')}",
             "--headless", "--only-summary", "--loglevel", "WARNING",
             "--csv", str(run_dir / "locust"),

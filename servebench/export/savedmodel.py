@@ -55,6 +55,7 @@ def write_savedmodel(
     it, whose name is not a number so the server ignores it, and then swapped in at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{path.name}-", dir=path.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a server of another user
     try:
         module = ServingModule(spec, weights, max_batch)
         tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})

@@ -43,7 +43,11 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
         definitions = Path(staging) / "torch_defs.py"
         shutil.copyfile(torch_defs.__file__, definitions)
         command = [
-            str(Path(sys.executable).with_name("torch-model-archiver")),
+            # As a module: the console script is not always beside the interpreter (Debian's
+            # python3 is /usr/bin, pip's scripts /usr/local/bin).
+            sys.executable,
+            "-m",
+            "model_archiver.model_packaging",
             "--model-name",
             spec.name,
             "--version",
