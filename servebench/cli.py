@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--step-seconds", type=_seconds, help="ramp/spike: step length (10s)")
     bench.add_argument("--step-users", type=_positive_int, help="ramp: users added per step (2)")
     bench.add_argument("--spike-users", type=_positive_int, help="spike: users at the peak (16)")
+    bench.add_argument(
+        "--fault",
+        choices=["worker", "server"],
+        default="worker",
+        help="fault: kill TorchServe's worker, or the whole server in its container (worker)",
+    )
     bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
     bench.add_argument(
         "--limits-seconds", type=_seconds, default=5.0, help="in-process measurement per framework"

@@ -293,6 +293,11 @@ def bench_command(args) -> int:
         raise UsageError(
             "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
         )
+    if args.scenario == "fault":
+        from servebench.bench.faults import check_fault
+
+        for target in targets:
+            check_fault(args.fault, target, stack["backends"][target.split("-")[0]])
     if args.server_cpus and not all(b.get("pid") for b in stack["backends"].values()):
         raise UsageError(
             f"--server-cpus re-pins local processes, and this stack runs in {stack['mode']} "
@@ -303,7 +308,7 @@ def bench_command(args) -> int:
         for backend in stack["backends"].values():
             cpus.pin_processes(session_tree(backend["pid"]), stack["server_cpus"])
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
-    single_window = args.scenario in ("ramp", "spike", "soak")
+    single_window = args.scenario in ("ramp", "spike", "soak", "fault")
     window = args.duration or (600.0 if args.scenario == "soak" else 30.0)
     plan = BenchPlan(
         scenario=args.scenario,
@@ -328,6 +333,7 @@ def bench_command(args) -> int:
             for name in ("step_seconds", "step_users", "spike_users")
             if getattr(args, name) is not None
         },
+        fault=args.fault if args.scenario == "fault" else None,
     )
     _warn_if_emulated(stack)
     try:

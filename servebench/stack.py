@@ -37,10 +37,10 @@ def load_stack(state_dir: Path) -> dict:
         return stack
     # A record written for Compose or k8s: ask the servers what they are.
     from servebench.backends.detect import identify
-    from servebench.backends.docker_mode import version_output
+    from servebench.backends.docker_mode import ready_seconds, version_output
 
     try:
-        return identify(stack, version_output)
+        return identify(stack, version_output, ready_seconds)
     except requests.RequestException as exc:
         raise UsageError(
             f"cannot reach the servers named in {path} to identify them ({type(exc).__name__}); "

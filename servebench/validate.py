@@ -84,7 +84,9 @@ def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
     if hadolint is None:
         return _missing("dockerfile", "hadolint")
     done, problems = [], []
-    for dockerfile in sorted(root.glob("services/*/Dockerfile")):
+    for dockerfile in sorted(
+        [*root.glob("services/*/Dockerfile"), *root.glob("services/*/*.Dockerfile")]
+    ):
         result = _run([hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)])
         done.append(f"{dockerfile.relative_to(root)} (hadolint)")
         if result.returncode != 0:

@@ -196,6 +196,10 @@ def test_bench_profile_and_a_second_up_leave_the_servers_alone(compose):
     assert implementations["torchserve"].startswith("torchserve 0.12.0"), implementations
     assert implementations["tfserving"] == "tfserving-emulator", implementations
     assert results["verdict_allowed"] is False
+    # Time to ready, from each container's start to its models loaded, read from its own log.
+    recorded = json.loads((run_dir / "context" / "stack.json").read_text())["backends"]
+    for service in SERVERS:
+        assert 0 < recorded[service]["ready_seconds"] < 300, recorded[service]
     assert (
         "verdict: none" in (run_dir / "report.md").read_text().lower()
         or "no verdict" in (run_dir / "report.md").read_text().lower()

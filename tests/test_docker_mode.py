@@ -49,44 +49,85 @@ def test_up_without_an_engine_says_so_in_one_line(tmp_path, monkeypatch):
     assert "--mode local" in lines[0] and "Traceback" not in result.stderr
 
 
-def test_up_docker_starts_both_servers_bench_samples_them_and_down_removes_them(
-    artifacts, tmp_path
-):
+@pytest.fixture(scope="module")
+def docker_stack(artifacts, tmp_path_factory):
+    """Both servers in containers, started by the real `servebench up --mode docker`."""
     require_engine()
     artifacts.root.chmod(0o755)  # pytest's folders are 0700; the servers run as other users
-    state = tmp_path / "state"
+    state = tmp_path_factory.mktemp("docker-state")
     up = run_cli(
         "up", "--mode", "docker", "--model", "mlp",
         "--artifacts", str(artifacts.root), "--state-dir", str(state),
     )  # fmt: skip
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
     stack = json.loads((state / "stack.json").read_text())
-    containers = {name: b["settings"]["container"] for name, b in stack["backends"].items()}
     try:
-        # What answered is asked of the servers, not written in a config file.
-        assert stack["backends"]["torchserve"]["implementation"] == "torchserve 0.12.0"
-        assert stack["backends"]["torchserve"]["real"] is True
-        assert stack["backends"]["tfserving"]["implementation"] == "tfserving-emulator"
-        assert stack["backends"]["tfserving"]["real"] is False
-        for backend in stack["backends"].values():
-            assert 0 < backend["ready_seconds"] < 180
-            assert backend["pid"] == 0 and backend["settings"]["batch_size"] == 1
-        for container in containers.values():
-            assert inspect(container)["State"]["Running"]
-        run = bench(
-            {**stack, "state_dir": str(state)}, tmp_path / "results",
-            "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "1",
-            "--users", "2", "--targets", "torchserve-rest,tfserving-grpc", "--no-limits",
-        )  # fmt: skip
+        yield {**stack, "state_dir": str(state)}
     finally:
-        down = run_cli("down", "--state-dir", str(state))
-    assert down.returncode == 0, down.stderr
-    assert all(inspect(container) is None for container in containers.values())
+        run_cli("down", "--state-dir", str(state))
+
+
+def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker_stack, tmp_path):
+    backends = docker_stack["backends"]
+    # What answered is asked of the servers, not written in a config file.
+    assert backends["torchserve"]["implementation"] == "torchserve 0.12.0"
+    assert backends["torchserve"]["real"] is True
+    assert backends["tfserving"]["implementation"] == "tfserving-emulator"
+    assert backends["tfserving"]["real"] is False
+    for backend in backends.values():
+        assert 0 < backend["ready_seconds"] < 180
+        assert backend["pid"] == 0 and backend["settings"]["batch_size"] == 1
+        assert inspect(backend["settings"]["container"])["State"]["Running"]
+    run = bench(
+        docker_stack, tmp_path / "results",
+        "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "1",
+        "--users", "2", "--targets", "torchserve-rest,tfserving-grpc", "--no-limits",
+    )  # fmt: skip
     for entry in run["results"]["targets"]:
         (window,) = entry["repetitions"]
         assert window["successes"] > 0, entry["target"]
         assert window["resources"]["server_cpu_percent_mean"] is not None
         assert window["resources"]["server_rss_mb_max"] > 50
+
+
+@pytest.mark.parametrize(
+    ("target", "kind"), [("torchserve-rest", "worker"), ("tfserving-rest", "server")]
+)
+def test_a_killed_server_comes_back_and_the_run_keeps_before_and_after(
+    docker_stack, tmp_path, target, kind
+):
+    backend = docker_stack["backends"][target.split("-")[0]]
+    container = backend["settings"]["container"]
+    restarts = inspect(container)["RestartCount"]
+    run = bench(
+        docker_stack, tmp_path / "results",
+        "--scenario", "fault", "--fault", kind, "--targets", target, "--duration", "15s",
+        "--warmup", "2s", "--users", "2", "--no-limits",
+    )  # fmt: skip
+    (entry,) = run["results"]["targets"]
+    fault = entry["fault"]
+    assert fault["kind"] == kind and fault["injected_unix"], fault
+    assert fault["recovered_after_s"] is not None and fault["recovered_after_s"] < 12, fault
+    before, after = entry["phases"]
+    assert before["label"] == "before the fault" and after["label"] == "after the fault"
+    assert before["achieved_rps"] > 0 and after["achieved_rps"] > 0
+    if kind == "worker":
+        # TorchServe replaced its worker; the container itself never went down.
+        from servebench.backends.torchserve import worker_pids
+
+        assert worker_pids(backend["endpoints"]["management"], "mlp") != [fault["pid"]]
+        assert inspect(container)["RestartCount"] == restarts
+    else:
+        assert fault["restarts"] == 1 and inspect(container)["RestartCount"] == restarts + 1
+    assert run_cli("report", "--results", str(run["dir"].parent)).returncode == 0
+    assert "killed (pid" in (run["dir"] / "report.md").read_text()
+
+
+def test_down_removes_the_containers(docker_stack):
+    containers = [b["settings"]["container"] for b in docker_stack["backends"].values()]
+    down = run_cli("down", "--state-dir", docker_stack["state_dir"])
+    assert down.returncode == 0, down.stderr
+    assert all(inspect(container) is None for container in containers)
 
 
 def inspect(container: str) -> dict | None:

@@ -15,7 +15,7 @@ from servebench.validate import KNOWN_METRICS
 
 from .conftest import REPO, run_cli
 
-DEPLOYMENT_FILES = ["compose.yaml", "services", "k8s"]
+DEPLOYMENT_FILES = ["compose.yaml", "compose.override.yaml", "services", "k8s"]
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_validate_passes_on_this_checkout():
     ("path", "old", "new", "finding"),
     [
         (
-            "compose.yaml",
+            "compose.override.yaml",
             "    depends_on: [prometheus]",
             "    depends_on: [no-such-service]",
             "[compose]",
@@ -64,7 +64,18 @@ def test_validate_passes_on_this_checkout():
             "rate(servebench_client_requests_total[10s]",
             "[prometheus] rules.yml",
         ),
-        ("compose.yaml", '"127.0.0.1:8080:8080"', '"8080:8080"', "beyond 127.0.0.1"),
+        (
+            "compose.yaml",
+            '"127.0.0.1:${TORCHSERVE_REST_PORT:-8080}:8080"',
+            '"${TORCHSERVE_REST_PORT:-8080}:8080"',
+            "beyond 127.0.0.1",
+        ),
+        (
+            "services/standins/python.Dockerfile",
+            "FROM servebench/stand-in-base:bookworm",
+            "FROM servebench/stand-in-base:bookworm\nMAINTAINER someone",
+            "[dockerfile] services/standins/python.Dockerfile",
+        ),
         (
             "services/prometheus/prometheus.compose.yml",
             "torchserve:8082",

@@ -5,6 +5,7 @@ here from the servers themselves, never from a config file."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import requests
 
@@ -35,12 +36,15 @@ def tfserving_implementation(rest: str, model: str, version_output: str | None) 
     return "tensorflow_model_server (unverified: no --version output)", False
 
 
-def identify(stack: dict, version_output=lambda backend: None) -> dict:
+def identify(stack: dict, version_output=lambda backend: None, ready=lambda *_: None) -> dict:
     """Fill in what each backend of ``stack`` is, where the record leaves it empty.
     ``version_output(backend)`` gives `tensorflow_model_server --version` run inside the server
-    (through Docker or kubectl), or None where that cannot be done."""
+    (through Docker or kubectl), or None where that cannot be done; ``ready(name, backend,
+    models)`` its time to ready, or None where it cannot be measured."""
     model = stack["models"][0]
     for name, backend in stack["backends"].items():
+        if backend.get("ready_seconds") is None:
+            backend["ready_seconds"] = ready(name, backend, stack["models"])
         if backend.get("implementation"):
             continue
         rest = backend["endpoints"]["rest"]
@@ -51,3 +55,42 @@ def identify(stack: dict, version_output=lambda backend: None) -> dict:
                 rest, model, version_output(backend)
             )
     return stack
+
+
+# The line each server logs when a model has become servable, and the model it names.
+LOADED = {
+    "torchserve": re.compile(
+        r"W-\d+-(?P<model>\S+?)_[\d.]+ State change \S+ -> WORKER_MODEL_LOADED"
+    ),
+    "tfserving": re.compile(
+        r"Successfully loaded servable version \{name: (?P<model>\S+) version"  # TF Serving
+        r"|tfserving-emulator: (?P<emulated>\S+): version \d+ loaded"  # the emulator
+    ),
+}
+
+
+def ready_seconds_from_log(
+    server: str, started: datetime, lines: list[str], models
+) -> float | None:
+    """Seconds from the container's start to the last of ``models`` logged as loaded, from
+    `docker logs --timestamps` lines; None when one of them never was."""
+    loaded: dict[str, datetime] = {}
+    for line in lines:
+        stamp, _, text = line.partition(" ")
+        found = LOADED[server].search(text)
+        if not found:
+            continue
+        model = found.group("model") or found.groupdict().get("emulated")
+        when = parse_docker_time(stamp)
+        if model in models and when >= started and model not in loaded:
+            loaded[model] = when
+    if set(loaded) != set(models):
+        return None
+    return round((max(loaded.values()) - started).total_seconds(), 2)
+
+
+def parse_docker_time(stamp: str) -> datetime:
+    """Docker's RFC 3339 times carry nanoseconds, which fromisoformat does not take."""
+    stamp = stamp.rstrip("Z")
+    whole, _, fraction = stamp.partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")

@@ -15,7 +15,7 @@ import time
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
-from servebench.backends.detect import identify
+from servebench.backends.detect import identify, parse_docker_time, ready_seconds_from_log
 from servebench.backends.process import LOCALHOST, free_port
 from servebench.backends.tfserving import model_available
 from servebench.backends.torchserve import worker_pids
@@ -170,6 +170,22 @@ def version_output(backend: dict) -> str | None:
     return result.output.decode(errors="replace")
 
 
+def ready_seconds(name: str, backend: dict, models: list[str]) -> float | None:
+    """From the container's start to every model loaded, read from its timestamped log."""
+    container_id = backend.get("settings", {}).get("container")
+    if not container_id:
+        return None
+    import docker
+
+    try:
+        container = connect().containers.get(container_id)
+        started = parse_docker_time(container.attrs["State"]["StartedAt"])
+        lines = container.logs(timestamps=True).decode(errors="replace").splitlines()
+    except (UsageError, docker.errors.DockerException):
+        return None
+    return ready_seconds_from_log(name, started, lines, models)
+
+
 def container_running(container_id: str) -> bool:
     import docker
 
@@ -244,5 +260,6 @@ __all__ = [
     "server_stats_source",
     "start_servers",
     "stop_servers",
+    "ready_seconds",
     "version_output",
 ]

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
+from servebench.bench.faults import AT_FRACTION, FaultInjector, recovery
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import server_stats
 from servebench.bench.phases import (
+    Phase,
     first_broken,
     measure_phases,
     scenario_options,
@@ -53,6 +55,7 @@ class BenchPlan:
     limits: bool = True
     limits_seconds: float = 5.0
     options: dict = field(default_factory=dict)
+    fault: str | None = None  # the fault scenario's kind: "worker" or "server"
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
@@ -140,6 +143,11 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
         )
     if calibration is None:
         warnings.append("the load generator's ceiling is unknown: run `servebench calibrate`")
+    if stack.get("mode") == "kubernetes" and any(t.endswith("-grpc") for t in plan.targets):
+        warnings.append(
+            "gRPC through a Kubernetes Service is balanced per connection (one per Locust user), "
+            "not per request: with several replicas, gRPC load may fall unevenly on them"
+        )
     return {
         "schema_version": RESULTS_SCHEMA,
         "started_at": time.time(),
@@ -183,7 +191,11 @@ def measure_target(
     server = target.split("-")[0]
     backend = stack["backends"][server]
     label = f"{spec.name} {target}"
-    run = run_locust(job, folder, _server_stats(backend), _prometheus(stack), label)
+    injector = _fault_injector(plan, backend, spec, folder)
+    try:
+        run = run_locust(job, folder, _server_stats(backend), _prometheus(stack), label)
+    finally:
+        fault = injector.finish() if injector else None
     log = RequestLog.read(folder)
     repetitions = []
     for index in range(plan.repeat):
@@ -214,8 +226,33 @@ def measure_target(
         },
         "warnings": [],
     }
-    entry.update(_phases(plan, job, log, run))
+    entry.update(
+        _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
+    )
     return entry, run.interrupted
+
+
+def _fault_injector(plan: BenchPlan, backend: dict, spec: ModelSpec, folder: Path):
+    if plan.scenario != "fault":
+        return None
+    at_s = plan.warmup_s + (plan.window_s * plan.repeat) * AT_FRACTION
+    injector = FaultInjector(plan.fault, backend, spec.name, folder, at_s)
+    injector.start()
+    return injector
+
+
+def _fault(fault: dict, plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
+    """The fault, what it cost the clients, and the load before and after it."""
+    injected = fault.get("injected_unix")
+    if injected is None:
+        return {"fault": fault}
+    fault |= recovery(log, injected)
+    at_s = injected - run.test_start
+    phases = [
+        Phase("before the fault", job.users, min(plan.warmup_s, at_s), at_s),
+        Phase("after the fault", job.users, at_s, job.duration_s),
+    ]
+    return {"fault": fault, "phases": measure_phases(phases, log, run.samples, run.test_start)}
 
 
 def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:

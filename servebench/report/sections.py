@@ -138,6 +138,21 @@ def targets_section(data) -> list:
     return blocks
 
 
+def fault_line(fault: dict) -> str:
+    """One sentence on an injected fault and what it cost the clients."""
+    if fault.get("injected_unix") is None:
+        why = fault.get("error", "the run ended first")
+        return f"the {fault['kind']} fault was not injected ({why})"
+    line = (
+        f"{fault['kind']} killed (pid {fault['pid']}); {fault['failed_after']} requests failed "
+        f"after it; longest stretch without a successful reply {_num(fault['outage_s'])} s; "
+        f"replies succeeded again {_num(fault['recovered_after_s'])} s after the kill"
+    )
+    if fault.get("restarts") is not None:
+        line += f"; container restarts: {fault['restarts']}"
+    return line
+
+
 def phases_section(data) -> list:
     """Ramp steps, the spike and its surroundings, soak slices: one row per phase."""
     head = ["model", "target", "phase", "users", "seconds", "req/s", "p50 ms", "p99 ms", "errors",
@@ -160,7 +175,9 @@ def phases_section(data) -> list:
                     _num(phase["resources"].get("server_rss_mb_max")),
                 ]
             )
-        if "phases" in entry:
+        if "fault" in entry:
+            verdicts.append(f"{entry['model']} {entry['target']}: {fault_line(entry['fault'])}")
+        if "broke_at" in entry:
             broke = entry["broke_at"]
             verdicts.append(
                 f"{entry['model']} {entry['target']}: "

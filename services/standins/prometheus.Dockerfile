@@ -3,6 +3,8 @@
 FROM servebench/stand-in-base:bookworm
 LABEL org.servebench.stand-in="true" \
       org.servebench.stands-in-for="prom/prometheus"
+# Bookworm's current package, as upstream images take their distribution's: not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
     && rm -rf /var/lib/apt/lists/* \

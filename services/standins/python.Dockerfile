@@ -5,6 +5,8 @@
 FROM servebench/stand-in-base:bookworm
 LABEL org.servebench.stand-in="true" \
       org.servebench.stands-in-for="python:3.11-slim-bookworm"
+# Bookworm's current package, as upstream images take their distribution's: not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
        python3 python3-pip python3-venv python-is-python3 ca-certificates \

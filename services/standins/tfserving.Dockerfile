@@ -7,6 +7,8 @@ ARG HARNESS=servebench/harness:0.1.0
 FROM ${HARNESS}
 LABEL org.servebench.stand-in="true" \
       org.servebench.stands-in-for="tensorflow/serving:2.20.0"
+# Root, as in the official image; servebench's own tfserving image switches to uid 10001.
+# hadolint ignore=DL3002
 USER root
 COPY tensorflow_model_server tf_serving_entrypoint.sh /usr/bin/
 RUN chmod 755 /usr/bin/tensorflow_model_server /usr/bin/tf_serving_entrypoint.sh \

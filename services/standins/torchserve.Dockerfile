@@ -7,6 +7,8 @@ FROM python:3.11-slim-bookworm
 LABEL org.servebench.stand-in="true" \
       org.servebench.stands-in-for="pytorch/torchserve:0.12.0-cpu"
 ENV PYTHONUNBUFFERED=TRUE
+# Bookworm's current package, as upstream images take their distribution's: not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
        openjdk-17-jre-headless \

@@ -58,8 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="gRPC worker threads (REST uses one thread per connection)",
     )
     parser.add_argument("--bind", default="127.0.0.1", help="emulator only: the address to bind")
-    parser.add_argument("--version", action="version", version=VERSION_LINE)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     args, unknown = parser.parse_known_args(argv)
+    if args.version:
+        print(VERSION_LINE)
+        sys.exit(0)
     if unknown:
         parser.error(NOT_IMPLEMENTED.format(flag=unknown[0].split("=", 1)[0]))
     if args.enable_batching:
