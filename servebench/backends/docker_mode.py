@@ -157,42 +157,47 @@ def build_image(client, spec: dict) -> None:
 
 def version_output(backend: dict) -> str | None:
     """`tensorflow_model_server --version` run inside the backend's container, or None."""
-    container_id = backend.get("settings", {}).get("container")
-    if not container_id:
-        return None
     import docker
 
+    container = _container(backend)
     try:
-        container = connect().containers.get(container_id)
-        result = container.exec_run(["tensorflow_model_server", "--version"])
-    except (UsageError, docker.errors.DockerException):
+        result = container.exec_run(["tensorflow_model_server", "--version"]) if container else None
+    except docker.errors.DockerException:
         return None
-    return result.output.decode(errors="replace")
+    return result.output.decode(errors="replace") if result else None
 
 
 def ready_seconds(name: str, backend: dict, models: list[str]) -> float | None:
     """From the container's start to every model loaded, read from its timestamped log."""
-    container_id = backend.get("settings", {}).get("container")
-    if not container_id:
-        return None
     import docker
 
-    try:
-        container = connect().containers.get(container_id)
-        started = parse_docker_time(container.attrs["State"]["StartedAt"])
-        lines = container.logs(timestamps=True).decode(errors="replace").splitlines()
-    except (UsageError, docker.errors.DockerException):
+    container = _container(backend)
+    if container is None:
         return None
+    try:
+        lines = container.logs(timestamps=True).decode(errors="replace").splitlines()
+    except docker.errors.DockerException:
+        return None
+    started = parse_docker_time(container.attrs["State"]["StartedAt"])
     return ready_seconds_from_log(name, started, lines, models)
 
 
 def container_running(container_id: str) -> bool:
+    container = _container({"settings": {"container": container_id}})
+    return container is not None and container.status in ("running", "restarting")
+
+
+def _container(backend: dict):
+    """The container a stack record names, or None where it names none or Docker cannot say."""
     import docker
 
+    container_id = backend.get("settings", {}).get("container")
+    if not container_id:
+        return None
     try:
-        return connect().containers.get(container_id).status in ("running", "restarting")
+        return connect().containers.get(container_id)
     except (UsageError, docker.errors.DockerException):
-        return False
+        return None
 
 
 def _wait_ready(name, spec, container, ports, plan: LaunchPlan, timeout: float) -> RunningBackend:
