@@ -54,8 +54,10 @@ context_for() {
     cp "$STANDINS"/* constraints.txt "$context"/
     cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$context/host-ca.crt"
     mkdir "$context/wheels"
+    # Wherever this machine's pip finds wheels (PIP_FIND_LINKS or pip's config files).
     local links
-    links="${PIP_FIND_LINKS:-$(pip3 config get global.find-links 2>/dev/null || true)}"
+    links="${PIP_FIND_LINKS:-} $("${VENV:-.venv}/bin/python" -m pip config list 2>/dev/null \
+        | sed -n "s/^[a-z:.]*find-links='\(.*\)'$/\1/p")"
     for dir in $links; do
         cp "${dir#file://}"/torch-2.13.0+cpu-cp311-*.whl "$context/wheels/" 2>/dev/null || true
     done
@@ -65,6 +67,10 @@ context_for() {
 build_stand_in() {
     local image=$1 dockerfile=$2 context
     context=$(context_for)
+    if [[ $dockerfile == python.Dockerfile ]] && ! ls "$context"/wheels/*.whl >/dev/null 2>&1; then
+        say "no CPU torch 2.13.0 wheel in pip's find-links here: images will fetch torch from" \
+            "PyTorch's CPU index, which must then be reachable"
+    fi
     say "building $image from $STANDINS/$dockerfile (a labelled stand-in)"
     if ! docker build -q -t "$image" -f "$context/$dockerfile" "$context" >"$context.log" 2>&1; then
         tail -20 "$context.log" >&2
