@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import psutil
@@ -91,13 +92,24 @@ def test_up_without_artifacts_says_to_export(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_down_leaves_no_process_behind(artifacts, tmp_path):
+def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(artifacts, tmp_path):
+    # A --tfserving-bin that claims TF Serving's version but runs the emulator: what answers
+    # decides what the record says, not the flag.
+    fake = tmp_path / "tensorflow_model_server"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = --version ] && { echo "TensorFlow ModelServer: 2.20.0-fake"; exit 0; }\n'
+        f'exec {sys.executable} -m servebench.backends.tfserving_emulator "$@"\n'
+    )
+    fake.chmod(0o755)
     result = run_cli(
         "up", "--model", "mlp", "--artifacts", str(artifacts.root), "--state-dir", str(tmp_path),
-        "--server-threads", "1",
+        "--server-threads", "1", "--tfserving-bin", str(fake),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "stack.json").read_text())
+    assert record["backends"]["tfserving"]["implementation"] == "tfserving-emulator"
+    assert record["backends"]["tfserving"]["real"] is False
     started = stack_pids(record)
     names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in started)
     assert "java" in names and "model_service_worker" in names and "tfserving_emulator" in names

@@ -21,12 +21,24 @@ def target(model, target_name, rps, p99, warnings=()):
 
 
 def results(targets, implementations=None, allowed=True):
+    """A run that passes every guard unless a test breaks one."""
     return {
         "implementations": implementations
         or {"torchserve": "torchserve 0.12.0", "tfserving": "tensorflow_model_server 2.20.0"},
         "verdict_allowed": allowed,
+        "calibration": {"rest": {"rps": 11000}, "grpc": {"rps": 8000}},
+        "parity": {"endpoints": [{"model": "mlp", "candidate": "tfserving-rest", "batch": 1,
+                                  "passed": True}]},
         "targets": targets,
-    }
+    }  # fmt: skip
+
+
+def clear_pair():
+    """TorchServe clearly ahead on throughput and p99, with no errors."""
+    return [
+        target("mlp", "torchserve-rest", interval(900, 880, 920), interval(5, 4, 6)),
+        target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
+    ]
 
 
 def test_clear_winner_is_named_with_its_margin():
@@ -125,3 +137,56 @@ def test_single_measurements_need_a_clear_margin():
         "s",
     )
     assert far.winner == "tfserving" and "one measurement" in far.text
+
+
+def test_a_difference_under_five_percent_is_no_winner_however_narrow_the_intervals():
+    finding = compare_intervals(
+        "memory under load",
+        "mlp, REST",
+        {"torchserve": interval(500, 499, 501), "tfserving": interval(510, 509, 511)},
+        False,
+        "MB",
+    )
+    assert finding.winner is None
+    assert "no meaningful difference" in finding.text and "500" in finding.text
+
+
+def test_a_server_failing_requests_cannot_win_on_speed():
+    run = results(clear_pair())
+    run["targets"][0]["summary"]["error_ratio"] = {"median": 0.4, "max": 0.4}
+    _, rows = verdict(run, None, None)
+    speed = [r for r in rows if r.criterion in ("throughput", "tail latency (p99)")]
+    assert speed and all(r.winner is None for r in speed)
+    assert all("TorchServe failed 40.0%" in r.text for r in speed)
+
+
+def test_failed_endpoint_parity_blocks_every_winner():
+    run = results(clear_pair())
+    run["parity"]["endpoints"][0]["passed"] = False
+    reasons, rows = verdict(run, None, None)
+    assert any("endpoint parity failed" in reason for reason in reasons)
+    assert all(row.winner is None for row in rows)
+
+
+def test_an_unmeasured_load_generator_blocks_every_winner():
+    run = results(clear_pair())
+    del run["calibration"]
+    reasons, rows = verdict(run, None, None)
+    assert any("never measured" in reason for reason in reasons)
+    assert all(row.winner is None for row in rows)
+
+
+def test_one_start_per_server_names_no_time_to_ready_winner():
+    stack = {
+        "backends": {"torchserve": {"ready_seconds": 9.0}, "tfserving": {"ready_seconds": 4.0}}
+    }
+    _, rows = verdict(results(clear_pair()), stack, None)
+    (ready,) = [row for row in rows if row.criterion == "time to ready"]
+    assert ready.winner is None and "no winner without repeated cold starts" in ready.text
+    unmeasured = {"backends": {"torchserve": {"ready_seconds": None}, "tfserving": {}}}
+    (ready,) = [
+        r
+        for r in verdict(results(clear_pair()), unmeasured, None)[1]
+        if r.criterion == "time to ready"
+    ]
+    assert ready.winner is None and "not measured" in ready.text

@@ -10,8 +10,8 @@ from pathlib import Path
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.detect import tfserving_implementation
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
-from servebench.backends.tfserving_emulator import IMPLEMENTATION as EMULATOR
 from servebench.errors import UsageError
 from servebench.export.torchserve import REPO_ROOT
 
@@ -46,10 +46,6 @@ class TFServingBackend:
     @property
     def log(self) -> Path:
         return self.dir / "logs" / "tfserving.out"
-
-    @property
-    def implementation(self) -> str:
-        return EMULATOR if self.binary is None else _binary_version(self.binary)
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -110,10 +106,16 @@ class TFServingBackend:
     def wait_ready(self, timeout: float) -> RunningBackend:
         what = "TF Serving emulator" if self.binary is None else BINARY
         seconds = wait_until(self._all_available, timeout, what, self.process, self.log)
+        # Asked of what answers, not inferred from what was started: a --tfserving-bin may be
+        # anything, and only a real server's --version names TensorFlow ModelServer.
+        version = _version_output(self.binary) if self.binary else None
+        implementation, real = tfserving_implementation(
+            self.endpoints["rest"], self.plan.models[0].name, version
+        )
         return RunningBackend(
             name=self.name,
-            implementation=self.implementation,
-            real=self.binary is not None,
+            implementation=implementation,
+            real=real,
             pid=self.process.pid,
             endpoints=self.endpoints,
             log=str(self.log),
@@ -148,7 +150,6 @@ def model_available(rest: str, model: str) -> bool:
     return bool(states) and all(state == "AVAILABLE" for state in states)
 
 
-def _binary_version(binary: Path) -> str:
+def _version_output(binary: Path) -> str:
     result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
-    first_line = (result.stdout or result.stderr).strip().splitlines()
-    return f"{BINARY} {first_line[0] if first_line else 'unknown version'}"
+    return result.stdout + result.stderr

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 SERVERS = ("torchserve", "tfserving")
 NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
 SINGLE_SAMPLE_MARGIN = 1.25  # with one measurement, only a 25% difference is called
+MIN_EFFECT = 1.05  # below a 5% difference no winner is named, however narrow the intervals
+ERROR_BUDGET = 0.01  # a server failing more of its requests cannot win on speed
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,21 @@ def blockers(results: dict) -> list[str]:
     ]
     if near:
         reasons.append(f"the load generator was near its ceiling for {', '.join(near)}")
+    if results.get("calibration") is None:
+        reasons.append(
+            "the load generator's ceiling was never measured (`servebench calibrate`), so it "
+            "cannot be ruled out as the bottleneck"
+        )
+    broken = [
+        f"{case['candidate']} ({case['model']}, batch {case['batch']})"
+        for case in results.get("parity", {}).get("endpoints", [])
+        if not case.get("passed", True)
+    ]
+    if broken:
+        reasons.append(
+            f"endpoint parity failed for {', '.join(broken)}: the servers did not compute the "
+            "same function"
+        )
     return reasons
 
 
@@ -73,6 +90,13 @@ def _winner(criterion, scope, a, b, higher_is_better, unit) -> Finding:
     ratio = best / worst if worst else float("inf")
     if not higher_is_better:
         ratio = worst / best if best else float("inf")
+    if ratio < MIN_EFFECT:
+        return Finding(
+            criterion,
+            scope,
+            None,
+            f"no meaningful difference ({a:.3g} vs {b:.3g} {unit}: under {MIN_EFFECT - 1:.0%})",
+        )
     text = f"{NAMES[winner]} by {ratio:.2f}x ({best:.3g} vs {worst:.3g} {unit} for {NAMES[loser]})"
     return Finding(criterion, scope, winner, text)
 
@@ -91,17 +115,24 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     for model, protocol in scopes:
         scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}"
         pair = {server: by_key.get((model, server, protocol)) for server in SERVERS}
-        rows.append(
-            compare_intervals("throughput", scope, _metric(pair, "achieved_rps"), True, "req/s")
-        )
-        rows.append(
-            compare_intervals(
-                "tail latency (p99)", scope, _metric(pair, "latency_ms_p99"), False, "ms"
-            )
-        )
-        rows.append(
-            compare_intervals("serving efficiency", scope, _efficiency(pair), True, "of in-process")
-        )
+        failing = _over_error_budget(pair)
+        if failing:
+            rows += [
+                Finding(criterion, scope, None, f"no verdict: {failing}")
+                for criterion in ("throughput", "tail latency (p99)", "serving efficiency")
+            ]
+        else:
+            rows += [
+                compare_intervals(
+                    "throughput", scope, _metric(pair, "achieved_rps"), True, "req/s"
+                ),
+                compare_intervals(
+                    "tail latency (p99)", scope, _metric(pair, "latency_ms_p99"), False, "ms"
+                ),
+                compare_intervals(
+                    "serving efficiency", scope, _efficiency(pair), True, "of in-process"
+                ),
+            ]
         rows.append(
             compare_intervals(
                 "memory under load", scope, _resource(pair, "server_rss_mb_max"), False, "MB"
@@ -110,13 +141,35 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     if bad_inputs:
         rows.append(_robustness(bad_inputs))
     if stack:
-        ready = {
-            s: {"median": stack["backends"][s]["ready_seconds"], "ci95": None}
-            for s in SERVERS
-            if s in stack.get("backends", {})
-        }
-        rows.append(compare_intervals("time to ready", "all models", ready, False, "s"))
+        rows.append(_time_to_ready(stack))
     return rows
+
+
+def _over_error_budget(pair: dict) -> str | None:
+    """Which server failed more than the error budget in any window: its speed only counted
+    the requests it did not fail."""
+    over = []
+    for server, entry in pair.items():
+        ratio = ((entry or {}).get("summary") or {}).get("error_ratio", {}).get("max")
+        if ratio is not None and ratio > ERROR_BUDGET:
+            over.append(f"{NAMES[server]} failed {ratio:.1%} of its requests")
+    if not over:
+        return None
+    return " and ".join(over) + f" (budget {ERROR_BUDGET:.0%}); speed counts successes only"
+
+
+def _time_to_ready(stack: dict) -> Finding:
+    """One start per server is an anecdote: no winner until cold starts are repeated."""
+    seconds = {s: stack.get("backends", {}).get(s, {}).get("ready_seconds") for s in SERVERS}
+    if None in seconds.values():
+        return Finding("time to ready", "all models", None, "not measured for both servers")
+    return Finding(
+        "time to ready",
+        "all models",
+        None,
+        f"measured once per server ({seconds['torchserve']:.3g} s TorchServe, "
+        f"{seconds['tfserving']:.3g} s TF Serving): no winner without repeated cold starts",
+    )
 
 
 def _metric(pair: dict, key: str) -> dict:
