@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
+from servebench.bench import CROSSCHECK_TOLERANCE, _judge, crosscheck_disagreement
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.phases import first_broken, scenario_options, scenario_phases
 from servebench.clients import TARGETS
@@ -51,12 +53,21 @@ def test_every_target_measured_one_at_a_time(steady):
 
 def test_prometheus_counts_match_the_raw_log(steady):
     for entry in steady["results"]["targets"]:
-        check = entry["crosscheck"]
-        assert check["log_requests"] > 0
-        assert (
-            abs(check["prometheus_requests"] - check["log_requests"])
-            <= 0.01 * check["log_requests"]
-        )
+        assert entry["crosscheck"]["log_requests"] > 0
+        assert crosscheck_disagreement(entry["crosscheck"]) <= CROSSCHECK_TOLERANCE
+        assert not any("Prometheus counted" in warning for warning in entry["warnings"])
+
+
+def test_counts_that_disagree_are_a_warning():
+    entry = {
+        "summary": {"achieved_rps": {"median": 100.0}},
+        "model": "mlp", "server": "torchserve", "protocol": "rest", "repetitions": [],
+        "real": True, "implementation": "torchserve 0.12.0", "warnings": [],
+        "crosscheck": {"log_requests": 1000, "prometheus_requests": 950.0},
+    }  # fmt: skip
+    plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1])
+    _judge(entry, {"in_process": {}, "calibration": None}, plan)
+    assert any("950 requests and the raw log 1000, 5.0% apart" in w for w in entry["warnings"])
 
 
 def test_percentiles_from_prometheus_and_log_agree_roughly(steady):

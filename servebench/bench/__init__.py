@@ -327,6 +327,10 @@ def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, e
     }
 
 
+# Prometheus and the raw request log count the same requests; more apart than this is a warning.
+CROSSCHECK_TOLERANCE = 0.01
+
+
 def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
     """Serving efficiency, and warnings where the figures may not mean what they seem."""
     summary = entry["summary"]
@@ -354,6 +358,21 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
         )
     if not entry["real"]:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
+    disagreement = crosscheck_disagreement(entry["crosscheck"])
+    if disagreement is not None and disagreement > CROSSCHECK_TOLERANCE:
+        entry["warnings"].append(
+            f"Prometheus counted {entry['crosscheck']['prometheus_requests']:.0f} requests and "
+            f"the raw log {entry['crosscheck']['log_requests']}, {disagreement:.1%} apart: the "
+            "client-side metrics may have missed a load generator"
+        )
+
+
+def crosscheck_disagreement(crosscheck: dict) -> float | None:
+    """How far Prometheus' request count is from the raw log's, relative to the log."""
+    counted, logged = crosscheck.get("prometheus_requests"), crosscheck.get("log_requests")
+    if counted is None or not logged:
+        return None
+    return abs(counted - logged) / logged
 
 
 def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
