@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from servebench.bench import CROSSCHECK_TOLERANCE, _judge, crosscheck_disagreement
+from servebench.bench.analysis import server_time_beyond_client
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.phases import first_broken, scenario_options, scenario_phases
 from servebench.clients import TARGETS
@@ -58,6 +59,14 @@ def test_prometheus_counts_match_the_raw_log(steady):
         assert not any("Prometheus counted" in warning for warning in entry["warnings"])
 
 
+def test_a_server_time_above_the_client_time_is_flagged():
+    # What the report showed before: "inference 54.8 ms + queue 26.5 ms" beside a client 56.8 ms.
+    summed = {"server_side": {"server_ms_mean": 54.8 + 26.5}, "latency_ms": {"mean": 56.8}}
+    assert "exceeds the client's" in server_time_beyond_client(summed)
+    honest = {"server_side": {"server_ms_mean": 54.8}, "latency_ms": {"mean": 56.8}}
+    assert server_time_beyond_client(honest) is None
+
+
 def test_counts_that_disagree_are_a_warning():
     entry = {
         "summary": {"achieved_rps": {"median": 100.0}},
@@ -82,12 +91,17 @@ def test_percentiles_from_prometheus_and_log_agree_roughly(steady):
 def test_server_side_figures_and_resources(steady):
     by_target = {entry["target"]: entry for entry in steady["results"]["targets"]}
     rep = by_target["torchserve-rest"]["repetitions"][0]
-    assert rep["server_side"]["inference_ms_mean"] > 0
-    assert rep["server_side"]["queue_ms_mean"] is not None
+    side = rep["server_side"]
+    # The server's total holds its queue time: never more than the client waited.
+    assert side["server_ms_mean"] > 0 and side["queue_ms_mean"] is not None
+    assert side["after_queue_ms_mean"] == pytest.approx(
+        side["server_ms_mean"] - side["queue_ms_mean"]
+    )
+    assert server_time_beyond_client(rep) is None
     # TorchServe 0.12 counts gRPC requests but records no latency for them: said, not zeroed
     grpc_side = by_target["torchserve-grpc"]["repetitions"][0]["server_side"]
     assert grpc_side["requests"] > 0
-    assert grpc_side["inference_ms_mean"] is None and "recorded no latency" in grpc_side["note"]
+    assert grpc_side["server_ms_mean"] is None and "recorded no latency" in grpc_side["note"]
     tf_rep = by_target["tfserving-grpc"]["repetitions"][0]
     assert tf_rep["server_side"]["latency_ms_p50"] > 0
     for entry in by_target.values():

@@ -11,7 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servebench.bench.analysis import RequestLog, prometheus_window, resource_window, server_window
+from servebench.bench.analysis import (
+    RequestLog,
+    prometheus_window,
+    resource_window,
+    server_time_beyond_client,
+    server_window,
+)
 from servebench.bench.faults import AT_FRACTION, FaultInjector, recovery
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.locust_run import LocustJob, run_locust
@@ -358,6 +364,9 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
         )
     if not entry["real"]:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
+    entry["warnings"] += sorted(
+        {reason for rep in entry["repetitions"] if (reason := server_time_beyond_client(rep))}
+    )
     disagreement = crosscheck_disagreement(entry["crosscheck"])
     if disagreement is not None and disagreement > CROSSCHECK_TOLERANCE:
         entry["warnings"].append(

@@ -114,20 +114,46 @@ def server_window(
 
 
 def _torchserve_window(prometheus: str, model: str, span: str, end: float) -> dict:
-    """TorchServe's means. Its gRPC path counts requests but adds nothing to the latency sums
-    (seen with 0.12.0), so a zero sum beside a non-zero count means "not recorded", not 0 ms."""
+    """TorchServe's means. Its frontend's "inference" latency runs from the job's arrival to the
+    reply (RestJob.java), so it already holds the queue time: it is the server's total, split
+    here into the queue and what came after it. Its gRPC path counts requests but adds nothing
+    to the latency sums (seen with 0.12.0), so a zero sum beside a non-zero count means "not
+    recorded", not 0 ms."""
     selector = f'model_name="{model}"'
     requests = scalar(
         prometheus, f"sum(increase(ts_inference_requests_total{{{selector}}}[{span}]))", at=end
     )
     figures = {"source": "ts_* running sums (means only)", "requests": requests}
-    for name, metric in (("inference_ms_mean", "ts_inference_latency_microseconds"),
+    for name, metric in (("server_ms_mean", "ts_inference_latency_microseconds"),
                          ("queue_ms_mean", "ts_queue_latency_microseconds")):  # fmt: skip
         total = scalar(prometheus, f"sum(increase({metric}{{{selector}}}[{span}]))", at=end)
         figures[name] = total / requests / 1000 if total and requests else None
-    if requests and figures["inference_ms_mean"] is None:
+    if figures["server_ms_mean"] is not None and figures["queue_ms_mean"] is not None:
+        figures["after_queue_ms_mean"] = figures["server_ms_mean"] - figures["queue_ms_mean"]
+    if requests and figures["server_ms_mean"] is None:
         figures["note"] = "TorchServe counted these requests but recorded no latency for them"
     return figures
+
+
+# A server's own mean time for a request cannot exceed what its client waited, beyond the
+# measurement error: the windows' edges and the metrics' rounding.
+SERVER_TIME_SLACK = 1.05
+SERVER_TIME_SLACK_MS = 0.5
+
+
+def server_time_beyond_client(window: dict) -> str | None:
+    """Why a window's server-side mean is not to be believed, or None."""
+    side = window.get("server_side", {})
+    server = side.get("server_ms_mean", side.get("latency_ms_mean"))
+    client = window.get("latency_ms", {}).get("mean")
+    if server is None or client is None:
+        return None
+    if server <= client * SERVER_TIME_SLACK + SERVER_TIME_SLACK_MS:
+        return None
+    return (
+        f"the server's own mean time ({server:.3g} ms) exceeds the client's ({client:.3g} ms) "
+        "for the same requests: a server-side figure counts something twice"
+    )
 
 
 def resource_window(samples: list[dict], start: float, end: float) -> dict:

@@ -227,8 +227,9 @@ def time_section(data) -> list:
             server_text = side["note"]
         elif entry["server"] == "torchserve":
             server_text = (
-                f"inference {_num(side.get('inference_ms_mean'))} ms + queue "
-                f"{_num(side.get('queue_ms_mean'))} ms (means)"
+                f"server {_num(side.get('server_ms_mean'))} ms = queue "
+                f"{_num(side.get('queue_ms_mean'))} ms + {_num(side.get('after_queue_ms_mean'))} "
+                "ms after it (means)"
             )
         else:
             mean, p99 = _num(side.get("latency_ms_mean")), _num(side.get("latency_ms_p99"))
