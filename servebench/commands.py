@@ -17,6 +17,7 @@ from servebench.stack import (
     load_stack,
     refuse_second_stack,
     stack_file,
+    stack_identity,
     stack_models,
     up,
 )
@@ -264,7 +265,12 @@ def _probe_record(stack: dict, results) -> dict:
     from servebench.probe import as_records
 
     implementations = {name: b["implementation"] for name, b in stack["backends"].items()}
-    return {"schema_version": 1, "implementations": implementations, "results": as_records(results)}
+    return {
+        "schema_version": 1,
+        "stack": stack_identity(stack),
+        "implementations": implementations,
+        "results": as_records(results),
+    }
 
 
 def bench_command(args) -> int:

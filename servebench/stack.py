@@ -48,6 +48,21 @@ def load_stack(state_dir: Path) -> dict:
         ) from None
 
 
+def stack_identity(stack: dict) -> dict:
+    """What tells one running stack from another: when it started, and what serves in it, as
+    which process or container. Records made against a stack (the bad-input matrix) carry it."""
+    return {
+        "started_at": stack.get("started_at"),
+        "backends": {
+            name: [
+                backend["implementation"],
+                backend["pid"] or backend["settings"].get("container"),
+            ]
+            for name, backend in stack["backends"].items()
+        },
+    }
+
+
 def stack_models(stack: dict) -> list[ModelSpec]:
     return [get_model(name) for name in stack["models"]]
 

@@ -34,6 +34,7 @@ from servebench.bench.stats import summarize
 from servebench.errors import UsageError
 from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
+from servebench.stack import stack_identity
 
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
@@ -74,7 +75,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     results = _header(plan, stack, calibration)
     save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
     save()
-    _keep_context(plan, stack, run_dir)
+    results["warnings"] += _keep_context(plan, stack, run_dir)
     results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
     try:
         results["parity"] = _parity(plan, stack)
@@ -103,9 +104,10 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     return run_dir
 
 
-def _keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> None:
+def _keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> list[str]:
     """Copy what the report needs besides the measurements, so a run folder stands alone:
-    the stack record, the artifacts' manifests and the latest bad-input matrix."""
+    the stack record, the artifacts' manifests and the bad-input matrix of this very stack.
+    Returns warnings."""
     context = run_dir / "context"
     context.mkdir()
     write_json(context / "stack.json", stack)
@@ -116,8 +118,17 @@ def _keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> None:
                 context / f"artifact-{spec.name}.json", json.loads(manifest_file.read_text())
             )
     bad_inputs = plan.state_dir / "bad-inputs.json"
-    if bad_inputs.is_file():
-        write_json(context / "bad-inputs.json", json.loads(bad_inputs.read_text()))
+    if not bad_inputs.is_file():
+        return []
+    matrix = json.loads(bad_inputs.read_text())
+    if matrix.get("stack") != stack_identity(stack):
+        # Another stack's answers (an earlier emulator run, say) must not judge this one.
+        return [
+            f"{bad_inputs} was made against another stack and is left out; run "
+            "`servebench probe-bad-inputs` against this one"
+        ]
+    write_json(context / "bad-inputs.json", matrix)
+    return []
 
 
 def _parity(plan: BenchPlan, stack: dict) -> dict:
