@@ -80,3 +80,20 @@ def test_report_renders_in_headless_chromium(report_run, tmp_path):
                          text=True, timeout=120).stdout  # fmt: skip
     for section in SECTIONS:
         assert f"<h2>{section}</h2>" in dom
+
+
+def test_a_knee_search_is_a_table_with_its_probes():
+    from types import SimpleNamespace
+
+    from servebench.report.sections import knee_section
+
+    knee = {
+        "model": "mlp", "target": "torchserve-rest", "implementation": "torchserve 0.12.0",
+        "slo_ms_p99": 10.0, "knee_rps": 1251.0, "converged": True,
+        "probes": [{"rate": 1500.0, "passed": False, "p99_ms": 36.6, "error_ratio": 0.0},
+                   {"rate": 1251.0, "passed": True, "p99_ms": 4.0, "error_ratio": 0.0}],
+    }  # fmt: skip
+    ((kind, head, rows),) = knee_section(SimpleNamespace(results={"knee": [knee]}))
+    assert kind == "table" and "knee req/s" in head
+    assert rows[0][:5] == ["mlp", "torchserve-rest", "10", "1,251", "yes"]
+    assert rows[0][5] == "1,500/s: p99 36.6 ms (failed); 1,251/s: p99 4 ms"

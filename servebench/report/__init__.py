@@ -76,6 +76,7 @@ class Report:
 def build(data: RunData) -> Report:
     from servebench.report.sections import (
         deployment_section,
+        knee_section,
         parity_section,
         phases_section,
         plots_section,
@@ -101,6 +102,7 @@ def build(data: RunData) -> Report:
         "Same model": parity_section(data),
         "Per-target results": targets_section(data),
         "Phases": phases_section(data),
+        "Knee": knee_section(data),
         "Plots": plots_section(data),
         "Where the time goes": time_section(data),
         "Deployment facts": deployment_section(data),

@@ -197,6 +197,29 @@ def phases_section(data) -> list:
     return blocks + [("p", line) for line in verdicts]
 
 
+def knee_section(data) -> list:
+    """Each knee search: the highest Poisson rate whose p99 met the objective, and its probes."""
+    rows = [
+        [
+            knee["model"],
+            knee["target"],
+            _num(knee["slo_ms_p99"]),
+            _num(knee["knee_rps"]),
+            "yes" if knee["converged"] else "NO",
+            "; ".join(
+                f"{_num(probe['rate'])}/s: p99 {_num(probe['p99_ms'])} ms"
+                + ("" if probe["passed"] else " (failed)")
+                for probe in knee["probes"]
+            ),
+        ]
+        for knee in data.results.get("knee", [])
+    ]
+    if not rows:
+        return [("p", "No knee search in this run (`bench --scenario poisson --find-knee`).")]
+    head = ["model", "target", "p99 objective ms", "knee req/s", "converged", "probes"]
+    return [("table", head, rows)]
+
+
 def plots_section(data) -> list:
     blocks = []
     for model in data.models:
