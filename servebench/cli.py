@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--step-users", type=_positive_int, help="ramp: users added per step (2)")
     bench.add_argument("--spike-users", type=_positive_int, help="spike: users at the peak (16)")
     bench.add_argument(
+        "--encoding",
+        choices=["native", "json"],
+        default="native",
+        help="REST bodies: each server's native best (TorchServe raw float32), or JSON on both",
+    )
+    bench.add_argument(
         "--fault",
         choices=["worker", "server"],
         default="worker",

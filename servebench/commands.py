@@ -340,6 +340,7 @@ def bench_command(args) -> int:
             if getattr(args, name) is not None
         },
         fault=args.fault if args.scenario == "fault" else None,
+        encoding=args.encoding,
     )
     _warn_if_emulated(stack)
     try:

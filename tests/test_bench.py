@@ -365,3 +365,21 @@ def test_payload_cursors_share_the_encoded_items_and_keep_their_own_place():
     assert [first.next() for _ in range(4)][3] is second.next()  # each starts at item 0
     assert second.next() is first.next()  # second at item 1, first at item 1 after wrapping
     assert len(first) == len(second) == 3
+
+
+def test_each_target_records_what_went_over_the_wire(steady, stack, tmp_path):
+    by_target = {entry["target"]: entry for entry in steady["results"]["targets"]}
+    native = by_target["torchserve-rest"]
+    assert native["encoding"] == "raw float32"
+    assert native["request_bytes_mean"] == 64 * 4  # one mlp row of float32
+    assert by_target["tfserving-rest"]["encoding"] == "JSON (columnar)"
+    assert by_target["tfserving-rest"]["request_bytes_mean"] > 3 * native["request_bytes_mean"]
+    assert all(entry["response_bytes_mean"] > 0 for entry in by_target.values())
+    # Like for like: TorchServe over JSON too, through --encoding.
+    run = bench(stack, tmp_path / "json", "--scenario", "steady", "--model", "mlp",
+                "--targets", "torchserve-rest", "--encoding", "json", "--duration", "2s",
+                "--warmup", "1s", "--repeat", "1", "--users", "2", "--no-limits")  # fmt: skip
+    (entry,) = run["results"]["targets"]
+    assert entry["encoding"] == "JSON" and run["results"]["params"]["encoding"] == "json"
+    assert entry["request_bytes_mean"] > 3 * native["request_bytes_mean"]
+    assert entry["repetitions"][0]["successes"] > 0

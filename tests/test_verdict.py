@@ -190,3 +190,14 @@ def test_one_start_per_server_names_no_time_to_ready_winner():
         if r.criterion == "time to ready"
     ]
     assert ready.winner is None and "not measured" in ready.text
+
+
+def test_every_rest_claim_names_the_encodings_it_compared():
+    run = results(clear_pair())
+    run["targets"][0]["encoding"], run["targets"][1]["encoding"] = "raw float32", "JSON (columnar)"
+    _, rows = verdict(run, None, None)
+    (throughput,) = [row for row in rows if row.criterion == "throughput"]
+    assert throughput.scope == "mlp, REST (TorchServe raw float32, TF Serving JSON (columnar))"
+    run["targets"][0]["encoding"] = "JSON (columnar)"
+    (throughput,) = [row for row in verdict(run, None, None)[1] if row.criterion == "throughput"]
+    assert throughput.scope == "mlp, REST (JSON (columnar), both)"

@@ -3,6 +3,7 @@ everything measured written to results/<run-id>/ as it comes in."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -31,9 +32,11 @@ from servebench.bench.phases import (
 )
 from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write_json
 from servebench.bench.stats import summarize
+from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
 from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
+from servebench.payloads import sample_batch
 from servebench.stack import stack_identity
 
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
@@ -63,6 +66,7 @@ class BenchPlan:
     limits_seconds: float = 5.0
     options: dict = field(default_factory=dict)
     fault: str | None = None  # the fault scenario's kind: "worker" or "server"
+    encoding: str = "native"  # REST bodies: each server's native best, or JSON on both
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
@@ -186,6 +190,7 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "server_cpus": stack.get("server_cpus"),
             "server_threads": stack.get("server_threads"),
             "batch_size": stack.get("batch_size", 1),
+            "encoding": plan.encoding,
             "find_knee": plan.find_knee,
             **plan.options,
         },
@@ -229,6 +234,7 @@ def measure_target(
         "protocol": target.split("-")[1],
         "implementation": stack["backends"][server]["implementation"],
         "real": stack["backends"][server]["real"],
+        **_wire(plan, stack, spec, target, folder),
         "offered_rps": plan.rate or None,
         "users": plan.users,
         "requests_logged": len(log),
@@ -247,6 +253,34 @@ def measure_target(
         _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
     )
     return entry, run.interrupted
+
+
+def _wire(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, folder: Path) -> dict:
+    """What went over the wire: the encoding, and the mean request and response sizes. A REST
+    comparison of raw float32 with JSON compares encodings as much as servers."""
+    with make_client(target, stack, spec, **client_options(target, plan.encoding)) as codec:
+        sizes = [_size(codec.encode(sample_batch(spec, plan.batch, seed))) for seed in range(4)]
+    return {
+        "encoding": WIRE_FORMATS[target][plan.encoding],
+        "request_bytes_mean": sum(sizes) / len(sizes),
+        "response_bytes_mean": _locust_response_bytes(folder, target),
+    }
+
+
+def _size(payload) -> int:
+    return len(payload) if isinstance(payload, bytes) else payload.ByteSize()
+
+
+def _locust_response_bytes(folder: Path, target: str) -> float | None:
+    """Locust's mean reply size for the target ("Average Content Size")."""
+    stats = folder / "locust_stats.csv"
+    if not stats.is_file():
+        return None
+    with open(stats, newline="") as table:
+        for row in csv.DictReader(table):
+            if row.get("Name") == target and row.get("Average Content Size"):
+                return float(row["Average Content Size"])
+    return None
 
 
 def _fault_injector(plan: BenchPlan, backend: dict, spec: ModelSpec, folder: Path):
@@ -490,7 +524,12 @@ def _job(plan, stack, spec, target, duration, rate, scenario=None) -> LocustJob:
         batch=plan.batch,
         workers=plan.workers,
         loadgen_cpus=plan.loadgen_cpus,
-        options={"slo_ms": plan.slo_ms or spec.slo_ms, "warmup": plan.warmup_s, **plan.options},
+        options={
+            "slo_ms": plan.slo_ms or spec.slo_ms,
+            "warmup": plan.warmup_s,
+            "encoding": plan.encoding,
+            **plan.options,
+        },
     )
 
 

@@ -6,8 +6,30 @@ from servebench.clients.base import Client, ClientError
 from servebench.models import ModelSpec
 
 TARGETS = ("torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc")
+# --encoding: each server's native best on REST (TorchServe raw float32, TF Serving JSON), or
+# JSON on both, like for like. gRPC carries raw float32 bytes either way.
+ENCODINGS = ("native", "json")
+WIRE_FORMATS = {
+    "torchserve-rest": {"native": "raw float32", "json": "JSON"},
+    "tfserving-rest": {"native": "JSON (columnar)", "json": "JSON (columnar)"},
+    "torchserve-grpc": {"native": "protobuf, raw float32", "json": "protobuf, raw float32"},
+    "tfserving-grpc": {"native": "TensorProto, raw float32", "json": "TensorProto, raw float32"},
+}
 
-__all__ = ["TARGETS", "Client", "ClientError", "make_client"]
+__all__ = [
+    "ENCODINGS",
+    "TARGETS",
+    "WIRE_FORMATS",
+    "Client",
+    "ClientError",
+    "client_options",
+    "make_client",
+]
+
+
+def client_options(target: str, encoding: str) -> dict:
+    """make_client's options for ``target`` under ``--encoding``."""
+    return {"json": True} if target == "torchserve-rest" and encoding == "json" else {}
 
 
 def make_client(target: str, stack: dict, spec: ModelSpec, **options) -> Client:

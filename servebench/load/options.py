@@ -19,6 +19,12 @@ def add_options(parser) -> None:
         help="comma-separated targets to run (default: all four, or those --tags selects)",
     )
     group.add_argument("--sb-batch", type=int, default=1, help="rows per request")
+    group.add_argument(
+        "--sb-encoding",
+        choices=["native", "json"],
+        default="native",
+        help="REST bodies: each server's native best (TorchServe raw), or JSON on both",
+    )
     group.add_argument("--sb-users", type=int, default=4, help="concurrent users (closed loop)")
     group.add_argument("--sb-duration", type=float, default=30.0, help="seconds the scenario runs")
     group.add_argument(

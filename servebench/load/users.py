@@ -18,7 +18,7 @@ from gevent.pool import Group
 from locust import FastHttpUser, User, constant, events, tag, task
 from locust.runners import MasterRunner
 
-from servebench.clients import ClientError, make_client
+from servebench.clients import ClientError, client_options, make_client
 from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
 from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.prometheus import loadgen_discovery
@@ -39,11 +39,11 @@ def read_stack(path: str) -> dict:
 _POOLS: dict[tuple[str, str, int], PayloadPool] = {}
 
 
-def _shared_pool(target: str, spec, rows: int, encode) -> PayloadPool:
+def _shared_pool(target: str, spec, rows: int, encoding: str, encode) -> PayloadPool:
     """One encoded pool per target, model and batch in this process. Encoding resnet18 as JSON
     takes about 0.5 s; paid by every user at its start, it would load the load generator just
     when a ramp step or a spike adds users."""
-    key = (target, spec.name, rows)
+    key = (target, spec.name, rows, encoding)
     if key not in _POOLS:
         _POOLS[key] = PayloadPool.build(spec, encode, rows)
     return _POOLS[key]
@@ -59,8 +59,15 @@ class _TargetUser:
         options = self.environment.parsed_options
         self.spec = get_model(options.sb_model)
         self.rows = options.sb_batch
-        self.codec = make_client(self.target, read_stack(options.sb_stack), self.spec)
-        self.pool = _shared_pool(self.target, self.spec, self.rows, self.codec.encode).cursor()
+        self.codec = make_client(
+            self.target,
+            read_stack(options.sb_stack),
+            self.spec,
+            **client_options(self.target, options.sb_encoding),
+        )
+        self.pool = _shared_pool(
+            self.target, self.spec, self.rows, options.sb_encoding, self.codec.encode
+        ).cursor()
         self.rate = options.sb_rate / max(options.sb_users, 1)
         self.max_outstanding = options.sb_max_outstanding
         self.inflight = Group()

@@ -88,11 +88,17 @@ def parity_section(data) -> list:
     ]
 
 
+def _bytes(entry: dict) -> str:
+    return f"{_num(entry.get('request_bytes_mean'))} / {_num(entry.get('response_bytes_mean'))}"
+
+
 def targets_section(data) -> list:
     head = [
         "model",
         "target",
         "implementation",
+        "on the wire",
+        "request / reply bytes",
         "req/s",
         "p50 ms",
         "p90 ms",
@@ -113,6 +119,8 @@ def targets_section(data) -> list:
                 entry["model"],
                 entry["target"],
                 entry["implementation"],
+                entry.get("encoding", "not recorded"),
+                _bytes(entry),
                 _ci(summary.get("achieved_rps")),
                 _ci(summary.get("latency_ms_p50")),
                 _ci(summary.get("latency_ms_p90")),

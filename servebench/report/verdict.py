@@ -113,8 +113,8 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     by_key = {(t["model"], t["server"], t["protocol"]): t for t in results.get("targets", [])}
     scopes = sorted({(model, protocol) for model, _, protocol in by_key})
     for model, protocol in scopes:
-        scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}"
         pair = {server: by_key.get((model, server, protocol)) for server in SERVERS}
+        scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}" + _encodings(pair)
         failing = _over_error_budget(pair)
         if failing:
             rows += [
@@ -143,6 +143,19 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     if stack:
         rows.append(_time_to_ready(stack))
     return rows
+
+
+def _encodings(pair: dict) -> str:
+    """What each side sent, beside every claim: raw float32 against JSON is a comparison of
+    encodings as much as of servers."""
+    used = {s: (entry or {}).get("encoding") for s, entry in pair.items()}
+    if None in used.values():
+        return ""
+    if len(set(used.values())) == 1:
+        return f" ({used['torchserve']}, both)"
+    return (
+        f" ({NAMES['torchserve']} {used['torchserve']}, {NAMES['tfserving']} {used['tfserving']})"
+    )
 
 
 def _over_error_budget(pair: dict) -> str | None:
