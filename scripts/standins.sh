@@ -16,11 +16,11 @@ is_stand_in() {
         2>/dev/null) == true ]]
 }
 
-# 0: the official image is here (present or pulled); 1: a stand-in is needed.
+# 0: the official image is here (present, or pulled now, which replaces a stand-in of that
+# name); 1: a stand-in is needed.
 official_available() {
     local image=$1
-    if docker image inspect "$image" >/dev/null 2>&1; then
-        is_stand_in "$image" && return 1
+    if docker image inspect "$image" >/dev/null 2>&1 && ! is_stand_in "$image"; then
         return 0
     fi
     docker pull -q "$image" >/dev/null 2>&1
