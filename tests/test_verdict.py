@@ -78,12 +78,7 @@ def test_overlapping_intervals_mean_no_significant_difference():
 
 
 def test_real_servers_get_a_verdict():
-    run = results(
-        [
-            target("mlp", "torchserve-rest", interval(900, 880, 920), interval(5, 4, 6)),
-            target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
-        ]
-    )
+    run = results(clear_pair())
     reasons, rows = verdict(run, None, None)
     assert reasons == []
     winners = {row.criterion: row.winner for row in rows}
@@ -92,10 +87,7 @@ def test_real_servers_get_a_verdict():
 
 def test_the_emulator_blocks_every_winner():
     run = results(
-        [
-            target("mlp", "torchserve-rest", interval(900, 880, 920), interval(5, 4, 6)),
-            target("mlp", "tfserving-rest", interval(600, 590, 610), interval(9, 8, 10)),
-        ],
+        clear_pair(),
         {"torchserve": "torchserve 0.12.0", "tfserving": "tfserving-emulator"},
         allowed=False,
     )
