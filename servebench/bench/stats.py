@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 
-# Two-sided 95% Student t critical values by degrees of freedom (1..10); 1.96 beyond.
-T95 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-}
+
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile, exactly (to 1e-9): Newton's method on the CDF, which is the
+    integral of the density. From below, on a concave CDF, Newton only ever climbs."""
+    target = probability - 0.5
+    if target <= 0:
+        raise ValueError("t_quantile takes a probability above 0.5")
+    quantile = 0.0
+    for _ in range(200):
+        step = (_t_integral(quantile, df) - target) / _t_density(quantile, df)
+        quantile -= step
+        if abs(step) < 1e-9:
+            return quantile
+    raise ArithmeticError(f"t quantile did not converge (p={probability}, df={df})")
+
+
+@functools.cache
+def t95(df: int) -> float:
+    """The two-sided 95% critical value for ``df`` degrees of freedom."""
+    return t_quantile(0.975, df)
+
+
+def _t_density(x: float, df: int) -> float:
+    scale = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+    return scale * (1 + x * x / df) ** (-(df + 1) / 2)
+
+
+def _t_integral(x: float, df: int, steps: int = 4000) -> float:
+    """The density's integral from 0 to ``x`` (Simpson's rule; the density is smooth)."""
+    if x == 0:
+        return 0.0
+    h = x / steps
+    odd = sum(_t_density((2 * i - 1) * h, df) for i in range(1, steps // 2 + 1))
+    even = sum(_t_density(2 * i * h, df) for i in range(1, steps // 2))
+    return h / 3 * (_t_density(0, df) + 4 * odd + 2 * even + _t_density(x, df))
 
 
 def ci95(values: list[float]) -> dict | None:
@@ -26,7 +49,7 @@ def ci95(values: list[float]) -> dict | None:
     if len(values) < 2:
         return None
     mean = statistics.fmean(values)
-    half = T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    half = t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": len(values)}
 
 
