@@ -17,6 +17,7 @@ from servebench.load.users import (  # noqa: F401  (Locust finds the user classe
     TFServingRestUser,
     TorchServeGrpcUser,
     TorchServeRestUser,
+    mark_schedule,
     select_targets,
     start_recorder,
 )
@@ -30,4 +31,5 @@ def _options(parser) -> None:
 @events.init.add_listener
 def _init(environment, **_) -> None:
     select_targets(environment)
+    mark_schedule(environment)
     start_recorder(environment)

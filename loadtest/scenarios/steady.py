@@ -1,4 +1,5 @@
-"""steady: --sb-users users for --sb-duration seconds (all started at once)."""
+"""steady: --sb-users users for --sb-duration seconds (all started at once). With --sb-rate
+(open loop), they stay --sb-drain seconds longer for the replies still in flight."""
 
 from locust import LoadTestShape
 
@@ -6,6 +7,7 @@ from locust import LoadTestShape
 class Steady(LoadTestShape):
     def tick(self):
         options = self.runner.environment.parsed_options
-        if self.get_run_time() >= options.sb_duration:
+        drain = options.sb_drain if options.sb_rate > 0 else 0.0
+        if self.get_run_time() >= options.sb_duration + drain:
             return None
         return options.sb_users, options.sb_users

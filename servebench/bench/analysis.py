@@ -16,32 +16,38 @@ QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p99.9": 0.999}
 
 @dataclass
 class RequestLog:
-    """Every request of one run: completion time, latency, outcome and failure kind."""
+    """Every request of one run: completion time, latency, outcome and failure kind, and the
+    time that places it in a window. An open-loop request belongs to the window it was
+    scheduled in, however late its reply (or timeout) came; a closed-loop one to the window it
+    completed in."""
 
     end: np.ndarray
     latency: np.ndarray
     success: np.ndarray
     kinds: list[str]
+    at: np.ndarray
 
     @classmethod
     def read(cls, folder: Path) -> RequestLog:
-        ends, latencies, successes, kinds = [], [], [], []
+        ends, latencies, successes, kinds, at = [], [], [], [], []
         for path in sorted(folder.glob("requests-*.csv")):
             with open(path, newline="") as log:
                 for row in csv.DictReader(log):
-                    latency = float(row["latency_s"])
-                    ends.append(float(row["start_unix"]) + latency)
+                    start, latency = float(row["start_unix"]), float(row["latency_s"])
+                    ends.append(start + latency)
+                    at.append(start if row.get("scheduled") else start + latency)
                     latencies.append(latency)
                     successes.append(row["outcome"] == "success")
                     kinds.append(row["failure_kind"])
-        return cls(np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool), kinds)
+        arrays = np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool)
+        return cls(*arrays, kinds, np.asarray(at))
 
     def __len__(self) -> int:
         return len(self.end)
 
     def window(self, start: float, end: float) -> dict:
-        """Figures for requests completed in [start, end)."""
-        inside = (self.end >= start) & (self.end < end)
+        """Figures for the requests that belong to [start, end)."""
+        inside = (self.at >= start) & (self.at < end)
         seconds = end - start
         ok = inside & self.success
         errors = Counter(

@@ -31,6 +31,12 @@ def add_options(parser) -> None:
         "--sb-rate", type=float, default=0.0, help="open-loop arrivals per second; 0: closed loop"
     )
     group.add_argument(
+        "--sb-drain",
+        type=float,
+        default=2.0,
+        help="open loop: seconds replies may take after the schedule ends; later ones: timeout",
+    )
+    group.add_argument(
         "--sb-max-outstanding",
         type=int,
         default=2000,

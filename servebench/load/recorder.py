@@ -17,7 +17,10 @@ from pathlib import Path
 
 from servebench.metrics.exporter import LoadMetrics
 
-LOG_FIELDS = ["start_unix", "latency_s", "target", "model", "outcome", "failure_kind"]
+# "scheduled" is 1 for an open-loop request, whose start_unix is its scheduled send time.
+LOG_FIELDS = [
+    "start_unix", "latency_s", "target", "model", "outcome", "failure_kind", "scheduled",
+]  # fmt: skip
 
 
 class LoadFailure(Exception):
@@ -71,8 +74,9 @@ class RequestRecorder:
             start = scheduled if scheduled is not None else now - latency
             outcome = "success" if kind is None else "failure"
             self._writer.writerow(
-                [f"{start:.6f}", f"{latency:.6f}", name, model, outcome, kind or ""]
-            )
+                [f"{start:.6f}", f"{latency:.6f}", name, model, outcome, kind or "",
+                 "1" if scheduled is not None else ""]
+            )  # fmt: skip
 
     def close(self) -> None:
         if self._file is not None:

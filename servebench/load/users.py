@@ -1,7 +1,9 @@
 """One Locust user class per target. REST users are FastHttpUsers; gRPC users fire Locust's
 request events themselves. Closed loop by default: each user sends its next request as soon as
 the reply arrives. With --sb-rate, each user instead launches requests on a Poisson schedule
-(open loop), and their latency is measured from the scheduled send time."""
+(open loop), and their latency is measured from the scheduled send time. The schedule ends
+--sb-duration seconds after the test starts; a request still in flight --sb-drain seconds
+later is recorded as a failure of kind "timeout", so the slowest requests are never lost."""
 
 from __future__ import annotations
 
@@ -70,7 +72,9 @@ class _TargetUser:
         ).cursor()
         self.rate = options.sb_rate / max(options.sb_users, 1)
         self.max_outstanding = options.sb_max_outstanding
+        self.drain_s = options.sb_drain
         self.inflight = Group()
+        self.pending: dict[int, dict] = {}  # open loop: the context of each request in flight
 
     def run_once(self) -> None:
         if self.rate > 0:
@@ -80,9 +84,9 @@ class _TargetUser:
 
     def _open_loop(self) -> None:
         rng = random.Random(os.getpid() * 7919 + id(self))
+        send_until = getattr(self.environment, "sb_send_until", float("inf"))
         next_at = time.time()
-        while True:
-            next_at += rng.expovariate(self.rate)
+        while (next_at := next_at + rng.expovariate(self.rate)) < send_until:
             delay = next_at - time.time()
             if delay > 0:
                 gevent.sleep(delay)
@@ -90,7 +94,26 @@ class _TargetUser:
             if len(self.inflight) >= self.max_outstanding:
                 self._fire(0.0, 0, LoadFailure("dropped", "too many requests in flight"), context)
                 continue
-            self.inflight.spawn(self.send_one, self.pool.next(), context)
+            self.inflight.spawn(self._send_tracked, self.pool.next(), context)
+        self.inflight.join(timeout=max(0.0, send_until + self.drain_s - time.time()))
+        self._time_out_pending()
+        gevent.sleep(float("inf"))  # the schedule is over: wait for the shape to stop this user
+
+    def _send_tracked(self, payload, context: dict) -> None:
+        self.pending[id(context)] = context
+        try:
+            self.send_one(payload, context)
+        finally:
+            self.pending.pop(id(context), None)
+
+    def _time_out_pending(self) -> None:
+        """Record every request still in flight as a timeout, then abandon it: a request left
+        out of the log would leave out the slowest answers."""
+        pending, self.pending = list(self.pending.values()), {}
+        for context in pending:
+            detail = f"no reply {self.drain_s:g} s after the schedule ended"
+            self._fire(0.0, 0, LoadFailure("timeout", detail), context)
+        self.inflight.kill(block=False)
 
     def _fire(self, millis: float, length: int, exception, context: dict) -> None:
         self.environment.events.request.fire(
@@ -103,7 +126,7 @@ class _TargetUser:
         )
 
     def on_stop(self) -> None:
-        self.inflight.kill(block=False)
+        self._time_out_pending()
 
 
 class _RestUser(_TargetUser, FastHttpUser):
@@ -200,6 +223,15 @@ def select_targets(environment) -> None:
     environment.user_classes[:] = kept
 
 
+def mark_schedule(environment) -> None:
+    """When the open loop stops sending in this process: --sb-duration after the test starts
+    (each process of a distributed run hears the start)."""
+
+    @environment.events.test_start.add_listener
+    def _started(**_) -> None:
+        environment.sb_send_until = time.time() + environment.parsed_options.sb_duration
+
+
 def start_recorder(environment) -> None:
     """Record every request in this process; the master of a distributed run sends none, but
     it is the one that knows when the test starts."""
@@ -234,4 +266,4 @@ def start_recorder(environment) -> None:
 
 
 __all__ = ["TorchServeRestUser", "TorchServeGrpcUser", "TFServingRestUser", "TFServingGrpcUser",
-           "events", "select_targets", "start_recorder"]  # fmt: skip
+           "events", "mark_schedule", "select_targets", "start_recorder"]  # fmt: skip
