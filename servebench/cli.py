@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="worker",
         help="fault: kill TorchServe's worker, or the whole server in its container (worker)",
     )
+    bench.add_argument(
+        "--aa",
+        action="store_true",
+        help="A/A run: the one target of --targets as both arms; the verdict must name no winner",
+    )
     bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
     bench.add_argument(
         "--limits-seconds", type=_seconds, default=5.0, help="in-process measurement per framework"

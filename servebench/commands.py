@@ -273,6 +273,9 @@ def _probe_record(stack: dict, results) -> dict:
     }
 
 
+WINDOWED = ("steady", "poisson")  # scenarios measured in repeated, interchangeable windows
+
+
 def bench_command(args) -> int:
     from servebench.backends.process import session_tree
     from servebench.bench import BenchPlan, run_bench
@@ -298,6 +301,11 @@ def bench_command(args) -> int:
     if args.scenario == "poisson" and args.rate <= 0 and not args.find_knee:
         raise UsageError(
             "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
+        )
+    if args.aa and (len(targets) != 1 or args.find_knee or args.scenario not in WINDOWED):
+        raise UsageError(
+            "--aa compares one target with itself: give one --targets, a steady or poisson "
+            "scenario, and no --find-knee"
         )
     if args.scenario == "fault":
         from servebench.bench.faults import check_fault
@@ -341,8 +349,10 @@ def bench_command(args) -> int:
         },
         fault=args.fault if args.scenario == "fault" else None,
         encoding=args.encoding,
+        aa=args.aa,
     )
-    _warn_if_emulated(stack)
+    if not args.aa:  # an A/A run of TorchServe has nothing to do with the emulator
+        _warn_if_emulated(stack)
     try:
         run_dir = run_bench(plan, stack)
     except KeyboardInterrupt:
@@ -350,6 +360,11 @@ def bench_command(args) -> int:
         raise
     results = json.loads((run_dir / "results.json").read_text())
     print(format_results(results))
+    if results.get("aa"):
+        from servebench.report.sections import aa_line
+        from servebench.report.verdict import findings
+
+        print(aa_line(results["aa"], findings(results, None, None)))
     print(f"\nresults: {run_dir}/results.json")
     return 0
 
@@ -360,6 +375,8 @@ def _loadgen_default(stack: dict) -> list[int]:
 
 
 def format_results(results: dict) -> str:
+    from servebench.report.sections import target_label
+
     lines = [f"{'model':<9} {'target':<16} {'implementation':<19} {'req/s':>8} {'p50 ms':>8} "
              f"{'p99 ms':>8} {'errors':>7} {'eff.':>5}"]  # fmt: skip
     for entry in results["targets"]:
@@ -372,7 +389,7 @@ def format_results(results: dict) -> str:
         errors = summary.get("error_ratio", {}).get("max")
         efficiency = entry.get("serving_efficiency")
         lines.append(
-            f"{entry['model']:<9} {entry['target']:<16} {entry['implementation']:<19} "
+            f"{entry['model']:<9} {target_label(entry):<16} {entry['implementation']:<19} "
             f"{median('achieved_rps')} {median('latency_ms_p50')} {median('latency_ms_p99')} "
             + (f"{errors:7.2%}" if errors is not None else f"{'--':>7}")
             + (f" {efficiency:5.2f}" if efficiency is not None else f" {'--':>5}")

@@ -21,6 +21,7 @@ from servebench.bench.phases import first_broken, scenario_options, scenario_pha
 from servebench.clients import TARGETS
 from servebench.models import MODELS
 from servebench.payloads import PayloadPool
+from servebench.report.verdict import verdict
 
 from .conftest import REPO, bench, run_cli
 
@@ -385,3 +386,43 @@ def test_each_target_records_what_went_over_the_wire(steady, stack, tmp_path):
     assert entry["encoding"] == "JSON" and run["results"]["params"]["encoding"] == "json"
     assert entry["request_bytes_mean"] > 3 * native["request_bytes_mean"]
     assert entry["repetitions"][0]["successes"] > 0
+
+
+def test_an_aa_run_of_torchserve_names_no_winner(stack, tmp_path):
+    run = bench(stack, tmp_path, "--aa", "--targets", "torchserve-rest", "--model", "mlp",
+                "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "3",
+                "--users", "2", "--limits-seconds", "1")  # fmt: skip
+    results = run["results"]
+    assert results["aa"] == {"target": "torchserve-rest", "arms": ["A", "B"]}
+    assert list(results["implementations"]) == ["torchserve"]  # the emulator plays no part
+    arms = {entry["arm"]: entry for entry in results["targets"]}
+    assert sorted(arms) == ["A", "B"]
+    for arm, entry in arms.items():
+        assert entry["target"] == "torchserve-rest"
+        assert len(entry["repetitions"]) == 3 and entry["summary"]["achieved_rps"]["ci95"]
+        assert len(entry["files"]["locust_log"]) == 3
+        assert all(f"/arm-{arm}-" in path for path in entry["files"]["request_logs"])
+        assert entry["serving_efficiency"] > 0
+    # Rounds alternate: A then B, then B then A, so a drift favours neither arm.
+    starts = {
+        arm: [rep["start_unix"] for rep in entry["repetitions"]] for arm, entry in arms.items()
+    }
+    assert starts["A"][0] < starts["B"][0] and starts["B"][1] < starts["A"][1]
+
+    reasons, rows = verdict(results, None, None)
+    assert len(rows) == 4, rows
+    assert not [row for row in rows if row.winner], rows
+    assert "named no winner on 4 criteria" in run["stdout"]
+    assert run_cli("report", str(run["dir"])).returncode == 0
+    markdown = (run["dir"] / "report.md").read_text()
+    assert "An A/A run: torchserve-rest against itself" in markdown
+    assert "torchserve-rest (arm B)" in markdown
+    assert "named no winner on 4 criteria" in markdown
+
+
+def test_an_aa_run_takes_exactly_one_target(stack, tmp_path):
+    result = run_cli("bench", "--aa", "--targets", "torchserve-rest,torchserve-grpc",
+                     "--state-dir", stack["state_dir"], "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "--aa compares one target with itself" in result.stderr
+    assert "Traceback" not in result.stderr

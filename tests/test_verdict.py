@@ -193,3 +193,30 @@ def test_every_rest_claim_names_the_encodings_it_compared():
     run["targets"][0]["encoding"] = "JSON (columnar)"
     (throughput,) = [row for row in verdict(run, None, None)[1] if row.criterion == "throughput"]
     assert throughput.scope == "mlp, REST (JSON (columnar), both)"
+
+
+def aa_results(arm_a_rps, arm_b_rps):
+    """An A/A run of torchserve-rest on a machine that lacked a calibration."""
+    arms = []
+    for arm, rps in (("A", arm_a_rps), ("B", arm_b_rps)):
+        entry = target("mlp", "torchserve-rest", rps, interval(5, 4, 6))
+        arms.append({**entry, "arm": arm, "encoding": "raw float32"})
+    run = results(arms, implementations={"torchserve": "torchserve 0.12.0"})
+    return {**run, "calibration": None, "aa": {"target": "torchserve-rest", "arms": ["A", "B"]}}
+
+
+def test_an_aa_run_compares_its_arms_and_shows_the_rules_findings():
+    reasons, rows = verdict(aa_results(interval(900, 880, 920), interval(905, 885, 925)), {}, None)
+    assert reasons  # no calibration: a normal run would withhold, an A/A run still shows
+    assert {row.criterion for row in rows} == {
+        "throughput", "tail latency (p99)", "serving efficiency", "memory under load"
+    }  # fmt: skip
+    assert all("A/A of torchserve-rest" in row.scope for row in rows)
+    assert not [row for row in rows if row.winner]
+
+
+def test_arms_that_differ_clearly_are_a_named_false_positive():
+    _, rows = verdict(aa_results(interval(900, 880, 920), interval(600, 590, 610)), {}, None)
+    (throughput,) = [row for row in rows if row.criterion == "throughput"]
+    assert throughput.winner == "A"
+    assert throughput.text.startswith("arm A by 1.50x")

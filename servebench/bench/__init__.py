@@ -4,6 +4,7 @@ everything measured written to results/<run-id>/ as it comes in."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -67,6 +68,7 @@ class BenchPlan:
     options: dict = field(default_factory=dict)
     fault: str | None = None  # the fault scenario's kind: "worker" or "server"
     encoding: str = "native"  # REST bodies: each server's native best, or JSON on both
+    aa: bool = False  # an A/A run: the one target measured as both arms of the comparison
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
@@ -91,6 +93,13 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
             for target in plan.targets:
                 if plan.find_knee:
                     results["knee"].append(_knee(plan, stack, spec, target, run_dir))
+                elif plan.aa:
+                    arms, interrupted = measure_aa(plan, stack, spec, target, run_dir)
+                    for entry in arms:
+                        _judge(entry, results, plan)
+                        results["targets"].append(entry)
+                    if interrupted:
+                        raise KeyboardInterrupt
                 else:
                     entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
                     _judge(entry, results, plan)
@@ -154,8 +163,11 @@ def _parity(plan: BenchPlan, stack: dict) -> dict:
 
 
 def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
-    implementations = {name: b["implementation"] for name, b in stack["backends"].items()}
-    emulated = [name for name, b in stack["backends"].items() if not b["real"]]
+    backends = stack["backends"]
+    if plan.aa:  # the one server under test is both arms; the other plays no part
+        backends = {name: b for name, b in backends.items() if f"{name}-" in plan.targets[0]}
+    implementations = {name: b["implementation"] for name, b in backends.items()}
+    emulated = [name for name, b in backends.items() if not b["real"]]
     warnings = []
     if emulated:
         warnings.append(
@@ -192,9 +204,11 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "batch_size": stack.get("batch_size", 1),
             "encoding": plan.encoding,
             "find_knee": plan.find_knee,
+            "aa": plan.aa,
             **plan.options,
         },
         "implementations": implementations,
+        "aa": {"target": plan.targets[0], "arms": list(ARMS)} if plan.aa else None,
         "verdict_allowed": not emulated,
         "calibration": calibration,
         "warnings": warnings,
@@ -206,10 +220,13 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
 
 
 def measure_target(
-    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path, part: str = ""
 ) -> tuple[dict, bool]:
+    """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
+    sub-folder, for a target measured in several runs."""
     job = _job(plan, stack, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
-    folder = run_dir / spec.name / target
+    folder = run_dir / spec.name / target / part
+    relative = folder.relative_to(run_dir).as_posix()
     server = target.split("-")[0]
     backend = stack["backends"][server]
     label = f"{spec.name} {target}"
@@ -241,11 +258,9 @@ def measure_target(
         "repetitions": repetitions,
         "summary": summarize(repetitions) if repetitions else None,
         "files": {  # relative to the run folder, so the folder can be moved
-            "locust_csv": f"{spec.name}/{target}/locust_stats.csv",
-            "request_logs": sorted(
-                f"{spec.name}/{target}/{p.name}" for p in folder.glob("requests-*.csv")
-            ),
-            "locust_log": f"{spec.name}/{target}/locust.log",
+            "locust_csv": f"{relative}/locust_stats.csv",
+            "request_logs": sorted(f"{relative}/{p.name}" for p in folder.glob("requests-*.csv")),
+            "locust_log": f"{relative}/locust.log",
         },
         "warnings": [],
     }
@@ -253,6 +268,51 @@ def measure_target(
         _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
     )
     return entry, run.interrupted
+
+
+ARMS = ("A", "B")
+
+
+def measure_aa(
+    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+) -> tuple[list[dict], bool]:
+    """An A/A run: ``target`` measured as both arms of a comparison, in plan.repeat rounds of
+    one Locust run per arm (a warm-up and one window, as a normal run has), the order
+    alternating (AB, BA, AB...) so that a drift over the run favours neither arm. The verdict
+    rules must find no winner between them. Returns (the arms' entries, interrupted)."""
+    one_window = dataclasses.replace(plan, repeat=1)
+    arms: dict[str, dict] = {}
+    for round_index in range(plan.repeat):
+        order = ARMS if round_index % 2 == 0 else ARMS[::-1]
+        for arm in order:
+            part = f"arm-{arm}-{round_index + 1}"
+            entry, interrupted = measure_target(one_window, stack, spec, target, run_dir, part)
+            arms[arm] = _add_round(arms.get(arm), entry, arm, round_index)
+            if interrupted:
+                return list(arms.values()), True
+    return [arms[arm] for arm in ARMS], False
+
+
+def _add_round(merged: dict | None, entry: dict, arm: str, round_index: int) -> dict:
+    for repetition in entry["repetitions"]:
+        repetition["index"] = round_index
+    if merged is None:
+        files = {name: [path] for name, path in entry["files"].items() if isinstance(path, str)}
+        return {**entry, "arm": arm, "files": {**entry["files"], **files}}
+    merged["repetitions"] += entry["repetitions"]
+    merged["summary"] = summarize(merged["repetitions"]) if merged["repetitions"] else None
+    merged["requests_logged"] += entry["requests_logged"]
+    for name, path in entry["files"].items():
+        merged["files"][name] += path if isinstance(path, list) else [path]
+    counted = (
+        merged["crosscheck"]["prometheus_requests"],
+        entry["crosscheck"]["prometheus_requests"],
+    )
+    merged["crosscheck"] = {
+        "log_requests": merged["crosscheck"]["log_requests"] + entry["crosscheck"]["log_requests"],
+        "prometheus_requests": None if None in counted else sum(counted),
+    }
+    return merged
 
 
 def _wire(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, folder: Path) -> dict:

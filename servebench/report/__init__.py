@@ -95,6 +95,12 @@ def build(data: RunData) -> Report:
                 "(its API, the same SavedModel, the TF runtime), NOT by TensorFlow Serving. Its "
                 "figures say nothing about TF Serving, and no verdict is drawn from them."
             )
+    aa = data.results.get("aa")
+    if aa:
+        banner.append(
+            f"An A/A run: {aa['target']} against itself, to test the verdict rules. It compares "
+            "nothing; any winner it names is a false positive."
+        )
     if not data.results.get("complete"):
         banner.append("This run did not complete (interrupted or failed): figures are partial.")
     sections = {
@@ -106,7 +112,7 @@ def build(data: RunData) -> Report:
         "Plots": plots_section(data),
         "Where the time goes": time_section(data),
         "Deployment facts": deployment_section(data),
-        "Verdict": verdict_section(reasons, rows),
+        "Verdict": verdict_section(reasons, rows, aa),
     }
     title = f"servebench report: {data.results['scenario']} run {data.run_dir.name}"
     return Report(title, banner, sections, reasons, rows)

@@ -117,7 +117,7 @@ def targets_section(data) -> list:
         rows.append(
             [
                 entry["model"],
-                entry["target"],
+                target_label(entry),
                 entry["implementation"],
                 entry.get("encoding", "not recorded"),
                 _bytes(entry),
@@ -144,6 +144,11 @@ def targets_section(data) -> list:
     ]
     blocks += [("p", f"Warning: {w}") for w in warnings]
     return blocks
+
+
+def target_label(entry: dict) -> str:
+    """The target, and in an A/A run the arm."""
+    return f"{entry['target']} (arm {entry['arm']})" if entry.get("arm") else entry["target"]
 
 
 def fault_line(fault: dict) -> str:
@@ -404,9 +409,14 @@ def _bad_inputs(data) -> list:
     ]
 
 
-def verdict_section(reasons: list[str], rows: list[Finding]) -> list:
+def verdict_section(reasons: list[str], rows: list[Finding], aa: dict | None = None) -> list:
     blocks = []
-    if reasons:
+    if aa:
+        blocks.append(("p", aa_line(aa, rows)))
+        if reasons:
+            blocks.append(("p", "A normal run would withhold every winner here: "
+                           + "; ".join(reasons) + "."))  # fmt: skip
+    elif reasons:
         blocks.append(("p", "No winner is named in this report: " + "; ".join(reasons) + "."))
     blocks.append(
         (
@@ -416,3 +426,15 @@ def verdict_section(reasons: list[str], rows: list[Finding]) -> list:
         )
     )
     return blocks
+
+
+def aa_line(aa: dict, rows: list[Finding]) -> str:
+    """What an A/A run found: any winner between two arms of one target is a false positive."""
+    named = [f"{f.criterion} ({f.scope})" for f in rows if f.winner]
+    head = f"A/A run: {aa['target']} measured as both arms, in alternating rounds. "
+    if not named:
+        return head + f"The verdict rules named no winner on {len(rows)} criteria, as they must."
+    return head + (
+        f"The verdict rules named a winner on {len(named)} of {len(rows)} criteria, each a false "
+        f"positive: {', '.join(named)}."
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SERVERS = ("torchserve", "tfserving")
-NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving"}
+NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving", "A": "arm A", "B": "arm B"}
+ARMS = ("A", "B")  # the two sides of an A/A run: one target, measured twice
 SINGLE_SAMPLE_MARGIN = 1.25  # with one measurement, only a 25% difference is called
 MIN_EFFECT = 1.05  # below a 5% difference no winner is named, however narrow the intervals
 ERROR_BUDGET = 0.01  # a server failing more of its requests cannot win on speed
@@ -62,30 +63,39 @@ def blockers(results: dict) -> list[str]:
 
 
 def compare_intervals(
-    criterion: str, scope: str, values: dict, higher_is_better: bool, unit: str
+    criterion: str,
+    scope: str,
+    values: dict,
+    higher_is_better: bool,
+    unit: str,
+    sides: tuple[str, str] = SERVERS,
 ) -> Finding:
-    """``values``: server -> {"median": x, "ci95": {"low", "high"} or None}."""
-    a, b = (values.get(server) for server in SERVERS)
+    """``values``: side (a server, or an A/A arm) -> {"median": x, "ci95": {"low", "high"} or
+    None}."""
+    a, b = (values.get(side) for side in sides)
     if not a or not b or a.get("median") is None or b.get("median") is None:
         return Finding(criterion, scope, None, "not measured for both servers")
     if _overlap(a.get("ci95"), b.get("ci95")):
         return Finding(criterion, scope, None, "no significant difference (95% intervals overlap)")
+    medians = (a["median"], b["median"])
     if a.get("ci95") is None or b.get("ci95") is None:
-        return _single_sample(criterion, scope, a["median"], b["median"], higher_is_better, unit)
-    return _winner(criterion, scope, a["median"], b["median"], higher_is_better, unit)
+        return _single_sample(criterion, scope, medians, sides, higher_is_better, unit)
+    return _winner(criterion, scope, medians, sides, higher_is_better, unit)
 
 
-def _single_sample(criterion, scope, a, b, higher_is_better, unit) -> Finding:
+def _single_sample(criterion, scope, medians, sides, higher_is_better, unit) -> Finding:
+    a, b = medians
     ratio = max(a, b) / min(a, b) if min(a, b) > 0 else float("inf")
     if ratio < SINGLE_SAMPLE_MARGIN:
         return Finding(criterion, scope, None, "no significant difference (one measurement each)")
-    finding = _winner(criterion, scope, a, b, higher_is_better, unit)
+    finding = _winner(criterion, scope, medians, sides, higher_is_better, unit)
     return Finding(criterion, scope, finding.winner, finding.text + " (one measurement each)")
 
 
-def _winner(criterion, scope, a, b, higher_is_better, unit) -> Finding:
+def _winner(criterion, scope, medians, sides, higher_is_better, unit) -> Finding:
+    a, b = medians
     first_wins = (a > b) if higher_is_better else (a < b)
-    winner, loser = (SERVERS[0], SERVERS[1]) if first_wins else (SERVERS[1], SERVERS[0])
+    winner, loser = sides if first_wins else sides[::-1]
     best, worst = (a, b) if first_wins else (b, a)
     ratio = best / worst if worst else float("inf")
     if not higher_is_better:
@@ -108,36 +118,34 @@ def _overlap(a: dict | None, b: dict | None) -> bool:
 
 
 def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list[Finding]:
-    """Every criterion for every model and protocol both servers were measured on."""
+    """Every criterion for every model and protocol both sides were measured on. The sides
+    are the two servers, or in an A/A run the two arms of the one target."""
+    aa = bool(results.get("aa"))
+    sides = ARMS if aa else SERVERS
     rows = []
-    by_key = {(t["model"], t["server"], t["protocol"]): t for t in results.get("targets", [])}
+    by_key = {
+        (t["model"], t["arm"] if aa else t["server"], t["protocol"]): t
+        for t in results.get("targets", [])
+    }
     scopes = sorted({(model, protocol) for model, _, protocol in by_key})
     for model, protocol in scopes:
-        pair = {server: by_key.get((model, server, protocol)) for server in SERVERS}
+        pair = {side: by_key.get((model, side, protocol)) for side in sides}
         scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}" + _encodings(pair)
-        failing = _over_error_budget(pair)
-        if failing:
-            rows += [
-                Finding(criterion, scope, None, f"no verdict: {failing}")
-                for criterion in ("throughput", "tail latency (p99)", "serving efficiency")
-            ]
-        else:
-            rows += [
-                compare_intervals(
-                    "throughput", scope, _metric(pair, "achieved_rps"), True, "req/s"
-                ),
-                compare_intervals(
-                    "tail latency (p99)", scope, _metric(pair, "latency_ms_p99"), False, "ms"
-                ),
-                compare_intervals(
-                    "serving efficiency", scope, _efficiency(pair), True, "of in-process"
-                ),
-            ]
+        if aa:
+            scope += f", A/A of {results['aa']['target']}"
+        rows += _speed_findings(scope, pair, sides)
         rows.append(
             compare_intervals(
-                "memory under load", scope, _resource(pair, "server_rss_mb_max"), False, "MB"
-            )
+                "memory under load",
+                scope,
+                _resource(pair, "server_rss_mb_max"),
+                False,
+                "MB",
+                sides,
+            )  # fmt: skip
         )
+    if aa:  # robustness and start-up belong to a server, not to an arm
+        return rows
     if bad_inputs:
         rows.append(_robustness(bad_inputs))
     if stack:
@@ -145,17 +153,41 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     return rows
 
 
+SPEED = (  # criterion, the summary's key (None: serving efficiency), higher is better, unit
+    ("throughput", "achieved_rps", True, "req/s"),
+    ("tail latency (p99)", "latency_ms_p99", False, "ms"),
+    ("serving efficiency", None, True, "of in-process"),
+)
+
+
+def _speed_findings(scope: str, pair: dict, sides: tuple[str, str]) -> list[Finding]:
+    failing = _over_error_budget(pair)
+    if failing:
+        return [
+            Finding(criterion, scope, None, f"no verdict: {failing}") for criterion, *_ in SPEED
+        ]
+    return [
+        compare_intervals(
+            criterion,
+            scope,
+            _metric(pair, key) if key else _efficiency(pair),
+            higher_is_better,
+            unit,
+            sides,
+        )
+        for criterion, key, higher_is_better, unit in SPEED
+    ]
+
+
 def _encodings(pair: dict) -> str:
     """What each side sent, beside every claim: raw float32 against JSON is a comparison of
     encodings as much as of servers."""
-    used = {s: (entry or {}).get("encoding") for s, entry in pair.items()}
+    used = {side: (entry or {}).get("encoding") for side, entry in pair.items()}
     if None in used.values():
         return ""
     if len(set(used.values())) == 1:
-        return f" ({used['torchserve']}, both)"
-    return (
-        f" ({NAMES['torchserve']} {used['torchserve']}, {NAMES['tfserving']} {used['tfserving']})"
-    )
+        return f" ({next(iter(used.values()))}, both)"
+    return " (" + ", ".join(f"{NAMES[side]} {encoding}" for side, encoding in used.items()) + ")"
 
 
 def _over_error_budget(pair: dict) -> str | None:
@@ -243,9 +275,10 @@ def _robustness(bad_inputs: dict) -> Finding:
 def verdict(
     results: dict, stack: dict | None, bad_inputs: dict | None
 ) -> tuple[list[str], list[Finding]]:
-    """(reasons no winner may be named, findings); with reasons, every winner is withheld."""
+    """(reasons no winner may be named, findings); with reasons, every winner is withheld,
+    except in an A/A run, whose findings test the rules themselves."""
     reasons = blockers(results)
     rows = findings(results, stack, bad_inputs)
-    if reasons:
+    if reasons and not results.get("aa"):  # an A/A run shows what the rules would say
         rows = [Finding(r.criterion, r.scope, None, "no verdict: withheld") for r in rows]
     return reasons, rows
