@@ -93,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(up)
     up.set_defaults(run=run_up)
 
+    cold = commands.add_parser(
+        "cold-start", help="start each server alone, repeatedly, and time it to ready"
+    )
+    _model_option(cold, default="all")
+    cold.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="export's folder")
+    cold.add_argument(
+        "--repeat", type=_positive_int, default=3, help="starts per server (default 3, the least "
+        "that can name a winner)",
+    )  # fmt: skip
+    cold.add_argument("--server-cpus", help="CPUs each server runs on (default: as `up`)")
+    cold.add_argument(
+        "--server-threads", type=_positive_int, help="threads per server (default: as `up`)"
+    )
+    cold.add_argument("--tfserving-bin", type=Path, help="as for `up`")
+    _state_option(cold)
+    cold.set_defaults(run=run_cold_start)
+
     probe = commands.add_parser(
         "probe-bad-inputs", help="send bad inputs to all four endpoints; show who answers how"
     )
@@ -141,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="A/A run: the one target of --targets as both arms; the verdict must name no winner",
     )
+    bench.add_argument(
+        "--calibrate-seconds",
+        type=_seconds,
+        default=5.0,
+        help="measure the load generator's ceiling first where calibration.json lacks this "
+        "run's protocols, payloads, encodings or CPUs (default 5s per case; 0: never, and no "
+        "verdict without it)",
+    )
     bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
     bench.add_argument(
         "--limits-seconds", type=_seconds, default=5.0, help="in-process measurement per framework"
@@ -150,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=run_bench)
 
     calibrate = commands.add_parser("calibrate", help="measure the load generator's own ceiling")
-    calibrate.add_argument("--duration", type=_seconds, default=10.0, help="per protocol")
+    calibrate.add_argument("--duration", type=_seconds, default=10.0, help="per case")
     calibrate.add_argument("--users", type=_positive_int, default=32)
+    calibrate.add_argument("--model", choices=MODEL_CHOICES, help="default: every model")
     calibrate.add_argument("--workers", type=int, default=0)
     calibrate.add_argument("--loadgen-cpus", help="CPUs for Locust (default: the second half)")
     calibrate.add_argument("--server-cpus", help="CPUs for the trivial endpoint (default: first)")
@@ -250,6 +276,12 @@ def run_up(args: argparse.Namespace) -> int:
     return up_command(
         args.model, args.artifacts, args.state_dir, budget, args.tfserving_bin, args.mode
     )
+
+
+def run_cold_start(args: argparse.Namespace) -> int:
+    from servebench.commands import cold_start_command
+
+    return cold_start_command(args)
 
 
 def run_probe(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from servebench.stack import (
     down,
     load_stack,
     refuse_second_stack,
+    require_artifacts,
     stack_file,
     stack_identity,
     stack_models,
@@ -52,6 +53,33 @@ def endpoint_parity_command(state_dir: Path) -> int:
     return _report_parity(endpoint_parity(stack))
 
 
+def server_budget(server_cpus: str | None, server_threads: int | None) -> dict:
+    """Both servers' CPUs and threads: by default the first half of the CPUs, one thread per
+    CPU."""
+    chosen = cpus.parse(server_cpus) if server_cpus else cpus.default_split()[0]
+    return {"server_cpus": chosen, "server_threads": server_threads or len(chosen)}
+
+
+def cold_start_command(args) -> int:
+    from servebench.backends.tfserving import find_binary
+    from servebench.bench import cold_start
+
+    layout = ArtifactLayout(args.artifacts)
+    models = select_models(args.model)
+    require_artifacts(models, layout)
+    budget = server_budget(args.server_cpus, args.server_threads)
+    binary = find_binary(args.tfserving_bin)
+    record = cold_start.measure_cold_starts(models, layout, binary, budget, args.repeat)
+    for name, server in record["servers"].items():
+        ready, alive = server["ready_s"], server["alive_s"]
+        starts = len(server["starts"])
+        print(f"{name} ({server['implementation']}): ready in {ready['median']:.2f} s median "
+              f"of {starts} starts, port open after {alive['median']:.2f} s")  # fmt: skip
+    path = cold_start.save(args.state_dir, record)
+    print(f"recorded in {path}; bench adds it to the results, and the verdict compares it")
+    return 0
+
+
 def up_command(
     model: str,
     artifacts: Path,
@@ -67,17 +95,14 @@ def up_command(
         from servebench.backends.docker_mode import connect
 
         connect()  # one clear line, before anything starts, when no engine answers
-    server_cpus = cpus.parse(budget["server_cpus"]) if budget.get("server_cpus") else None
-    server_cpus = server_cpus or cpus.default_split()[0]
     plan_options = {
-        "server_cpus": server_cpus,
-        "server_threads": budget.get("server_threads") or len(server_cpus),
+        **server_budget(budget.get("server_cpus"), budget.get("server_threads")),
         "batch_size": budget.get("batch_size") or 1,
         "batch_delay_ms": budget.get("batch_delay_ms") or 0,
     }
     print(
         f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
-        f"{server_cpus}, {plan_options['server_threads']} thread(s) each, batching "
+        f"{plan_options['server_cpus']}, {plan_options['server_threads']} thread(s) each, batching "
         + (
             f"{plan_options['batch_size']} / {plan_options['batch_delay_ms']} ms"
             if plan_options["batch_size"] > 1
@@ -350,6 +375,7 @@ def bench_command(args) -> int:
         fault=args.fault if args.scenario == "fault" else None,
         encoding=args.encoding,
         aa=args.aa,
+        calibrate_s=args.calibrate_seconds,
     )
     if not args.aa:  # an A/A run of TorchServe has nothing to do with the emulator
         _warn_if_emulated(stack)
@@ -404,23 +430,22 @@ def format_results(results: dict) -> str:
 
 
 def calibrate_command(args) -> int:
-    from servebench.bench.calibrate import calibrate
+    from servebench.bench.calibrate import calibrate, every_case
 
     server_default, loadgen_default = cpus.default_split()
     server = cpus.parse(args.server_cpus) if args.server_cpus else server_default
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else loadgen_default
-    args.state_dir.mkdir(parents=True, exist_ok=True)
     try:
         prometheus = load_stack(args.state_dir)["monitoring"]["prometheus"]["endpoints"]["http"]
     except UsageError:
         prometheus = None
-    result = calibrate(
-        args.state_dir, args.duration, args.users, server, loadgen, args.workers, prometheus
-    )
-    for protocol in ("rest", "grpc"):
-        figures = result[protocol]
-        print(f"load generator ceiling, {protocol}: {figures['ceiling_rps']:.0f} req/s "
-              f"(p50 {figures['latency_ms_p50']:.2f} ms, Locust CPU "
+    models = [spec.name for spec in select_models(args.model or "all")]
+    cases = every_case(models, loadgen, args.workers)
+    known = calibrate(args.state_dir, cases, args.duration, server, prometheus, args.users)
+    for case in cases:
+        figures = known[case.key]
+        print(f"load generator ceiling, {case.describe()}: {figures['ceiling_rps']:.0f} req/s "
+              f"(p50 {figures['latency_ms_p50'] or 0:.2f} ms, Locust CPU "
               f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}% on CPUs {loadgen})")  # fmt: skip
     print(f"recorded in {args.state_dir / 'calibration.json'}; bench warns above half of it")
     return 0

@@ -82,7 +82,7 @@ def up(
     batch_delay_ms.
     """
     refuse_second_stack(state_dir)
-    _require_artifacts(models, layout)
+    require_artifacts(models, layout)
     find_prometheus()  # fail before starting anything
     plan = LaunchPlan(models, layout, state_dir.resolve(), **plan_options)
     if mode == "docker":
@@ -157,7 +157,7 @@ def _running(service: dict) -> bool:
     return container_running(container)
 
 
-def _require_artifacts(models: list[ModelSpec], layout: ArtifactLayout) -> None:
+def require_artifacts(models: list[ModelSpec], layout: ArtifactLayout) -> None:
     for spec in models:
         for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb"):
             if not path.is_file():

@@ -4,6 +4,7 @@ Runs are seconds long: these check behaviour, not speed.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import psutil
 import pytest
 
@@ -74,6 +76,7 @@ def test_counts_that_disagree_are_a_warning():
         "model": "mlp", "server": "torchserve", "protocol": "rest", "repetitions": [],
         "real": True, "implementation": "torchserve 0.12.0", "warnings": [],
         "crosscheck": {"log_requests": 1000, "prometheus_requests": 950.0},
+        "loadgen_ceiling_rps": None,
     }  # fmt: skip
     plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1])
     _judge(entry, {"in_process": {}, "calibration": None}, plan)
@@ -112,9 +115,30 @@ def test_server_side_figures_and_resources(steady):
 
 def test_in_process_limits_and_serving_efficiency(steady):
     limits = steady["results"]["in_process"]["mlp"]
-    assert limits["torch"]["rps"] > 0 and limits["tensorflow"]["rps"] > 0
+    for framework, artifact in (("torch", ".mar's handler"), ("tensorflow", "concrete function")):
+        limit = limits[framework]
+        assert limit["rps"] > 0 and artifact in limit["artifact"]
+        assert limit["concurrency"] == 2  # the served run's users
+        assert limit["rps_ci95"]["low"] <= limit["rps_ci95"]["high"]
     for entry in steady["results"]["targets"]:
         assert 0 < entry["serving_efficiency"] < 1.5
+        interval = entry["serving_efficiency_ci95"]
+        assert interval["low"] <= entry["serving_efficiency"] <= interval["high"]
+
+
+def test_the_mar_handler_in_process_answers_like_the_server(artifacts):
+    from servebench.bench.limits import _torch_predict
+    from servebench.export import torch_predict
+    from servebench.models import get_model
+    from servebench.models.weights import load_state
+    from servebench.payloads import sample_batch
+
+    spec = get_model("mlp")
+    batch = sample_batch(spec, 3, 0)
+    (reply,) = _torch_predict("mlp", artifacts.root, 1)(batch)
+    through_handler = np.frombuffer(reply, dtype="<f4").reshape(3, -1)
+    eager = torch_predict(spec, load_state("mlp", artifacts.root / "mlp" / "weights.pt"))(batch)
+    np.testing.assert_allclose(through_handler, eager, rtol=1e-6, atol=1e-6)
 
 
 def test_emulator_is_named_and_blocks_a_verdict(steady):
@@ -162,16 +186,52 @@ def test_distributed_workers_add_up(stack, tmp_path):
     assert abs(check["prometheus_requests"] - check["log_requests"]) <= 0.01 * check["log_requests"]
 
 
-def test_calibrate_measures_the_load_generator_ceiling(stack):
-    result = run_cli(
-        "calibrate", "--duration", "2s", "--users", "8", "--state-dir", stack["state_dir"]
-    )
+def test_calibrate_measures_each_protocol_payload_and_encoding(stack, tmp_path):
+    state_dir = tmp_path / "state"
+    result = run_cli("calibrate", "--duration", "2s", "--users", "8", "--model", "mlp",
+                     "--state-dir", str(state_dir))  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    calibration = json.loads((Path(stack["state_dir"]) / "calibration.json").read_text())
-    for protocol in ("rest", "grpc"):
-        assert calibration[protocol]["ceiling_rps"] > 100
-        assert calibration[protocol]["error_ratio"] == 0
-    assert "load generator ceiling, rest" in result.stdout
+    cases = json.loads((state_dir / "calibration.json").read_text())["cases"]
+    assert sorted((c["protocol"], c["model"], c["wire"]) for c in cases.values()) == [
+        ("grpc", "mlp", "binary"), ("rest", "mlp", "binary"), ("rest", "mlp", "json"),
+    ]  # fmt: skip
+    for case in cases.values():
+        assert case["ceiling_rps"] > 100 and case["error_ratio"] == 0, case
+    assert "load generator ceiling, REST mlp json" in result.stdout
+
+
+def test_bench_calibrates_the_cases_it_lacks_for_its_own_cpus(stack, tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "stack.json").write_text(Path(stack["state_dir"], "stack.json").read_text())
+    common = ["--scenario", "steady", "--model", "resnet18", "--targets", "torchserve-grpc",
+              "--duration", "2s", "--warmup", "1s", "--repeat", "1", "--users", "1",
+              "--no-limits", "--calibrate-seconds", "2s"]  # fmt: skip
+    first = bench({**stack, "state_dir": str(state_dir)}, tmp_path / "first", *common)
+    (key,) = first["results"]["calibration"]
+    assert key.startswith("grpc/resnet18/binary/")
+    (entry,) = first["results"]["targets"]
+    assert entry["loadgen_ceiling_rps"] > entry["summary"]["achieved_rps"]["median"] > 0
+    # On other CPUs, the ceiling measured before does not apply: bench measures it again.
+    cpu = str(sorted(os.sched_getaffinity(0))[0])
+    second = bench({**stack, "state_dir": str(state_dir)}, tmp_path / "second", *common,
+                   "--loadgen-cpus", cpu)  # fmt: skip
+    (other,) = second["results"]["calibration"]
+    assert other != key and other.endswith(f"/cpus={cpu}/workers=0")
+    assert len(json.loads((state_dir / "calibration.json").read_text())["cases"]) == 2
+
+
+def test_the_ceiling_is_judged_on_the_offered_rate():
+    # An open loop offered 1,000 req/s and the server answered 300: Locust had to send 1,000.
+    entry = {
+        "summary": {"achieved_rps": {"median": 300.0}}, "loadgen_ceiling_rps": 1500.0,
+        "model": "mlp", "server": "torchserve", "protocol": "rest", "real": True,
+        "repetitions": [{"offered_rps": 1000.0, "resources": {}}],
+        "implementation": "torchserve 0.12.0", "warnings": [],
+        "crosscheck": {"log_requests": 1000, "prometheus_requests": 1000.0},
+    }  # fmt: skip
+    _judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
+    assert any("1000 req/s offered is above half" in w for w in entry["warnings"])
 
 
 def test_interrupt_keeps_partial_results_and_stops_locust(stack, tmp_path):
@@ -300,6 +360,11 @@ def test_knee_search_starts_from_the_closed_loop_rate_and_converges(stack, tmp_p
     # 464 req/s closed, knee 624 req/s), so the bound is loose: the knee is of that order.
     assert knee["knee_rps"] is not None and knee["knee_rps"] < 3 * capacity
     assert (run["dir"] / "mlp" / "torchserve-rest" / "knee-closed-loop" / "locust.log").is_file()
+    # The knee is probed once more, and the p99s at that rate are reported as a spread.
+    assert knee["repeat"]["rate"] == knee["knee_rps"]
+    low, high = knee["p99_spread_ms"]
+    assert low <= knee["repeat"]["p99_ms"] <= high
+    assert knee["confirmed"] == knee["repeat"]["passed"]
 
 
 def test_shaped_scenarios_have_phases():

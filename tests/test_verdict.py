@@ -220,3 +220,47 @@ def test_arms_that_differ_clearly_are_a_named_false_positive():
     (throughput,) = [row for row in rows if row.criterion == "throughput"]
     assert throughput.winner == "A"
     assert throughput.text.startswith("arm A by 1.50x")
+
+
+def test_knee_probes_near_the_ceiling_block_every_winner():
+    run = results(clear_pair())
+    run["knee"] = [{"model": "mlp", "target": "tfserving-rest", "probes": [],
+                    "warnings": ["probe at 2000.0/s: 2000 req/s offered is above half the load "
+                                 "generator's rest ceiling (3000 req/s)"]}]  # fmt: skip
+    reasons, rows = verdict(run, None, None)
+    assert any("mlp tfserving-rest (knee probes)" in reason for reason in reasons), reasons
+    assert not [row for row in rows if row.winner]
+
+
+def test_efficiency_ranks_only_where_its_interval_with_the_limit_allows():
+    pair = clear_pair()
+    pair[0] |= {"serving_efficiency": 0.8, "serving_efficiency_ci95": {"low": 0.6, "high": 1.0}}
+    pair[1] |= {"serving_efficiency": 0.6, "serving_efficiency_ci95": {"low": 0.5, "high": 0.7}}
+    _, rows = verdict(results(pair), None, None)
+    (efficiency,) = [row for row in rows if row.criterion == "serving efficiency"]
+    assert efficiency.winner is None and "intervals overlap" in efficiency.text
+    pair[0]["serving_efficiency_ci95"] = {"low": 0.75, "high": 0.85}
+    _, rows = verdict(results(pair), None, None)
+    (efficiency,) = [row for row in rows if row.criterion == "serving efficiency"]
+    assert efficiency.winner == "torchserve"
+
+
+def cold_starts(torchserve_s, tfserving_s):
+    def server(values):
+        mean = sum(values) / len(values)
+        return {"starts": [{"ready_s": v} for v in values],
+                "ready_s": {"median": sorted(values)[len(values) // 2],
+                            "ci95": {"low": mean - 0.5, "high": mean + 0.5}}}  # fmt: skip
+
+    return {"servers": {"torchserve": server(torchserve_s), "tfserving": server(tfserving_s)}}
+
+
+def test_time_to_ready_is_compared_from_three_starts_alone():
+    run = results(clear_pair()) | {"cold_starts": cold_starts([15, 15.2, 14.9], [4, 4.1, 3.9])}
+    _, rows = verdict(run, None, None)
+    (ready,) = [row for row in rows if row.criterion == "time to ready"]
+    assert ready.winner == "tfserving" and "cold start alone" in ready.scope
+    two = results(clear_pair()) | {"cold_starts": cold_starts([15, 15.2], [4, 4.1])}
+    _, rows = verdict(two, None, None)
+    (ready,) = [row for row in rows if row.criterion == "time to ready"]
+    assert ready.winner is None and "servebench cold-start" in ready.text

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servebench import cpus
+from servebench.bench import calibrate, cold_start
 from servebench.bench.analysis import (
     RequestLog,
     prometheus_window,
@@ -65,6 +67,7 @@ class BenchPlan:
     slo_ms: float | None = None
     limits: bool = True
     limits_seconds: float = 5.0
+    calibrate_s: float = 5.0  # measure the load generator's missing ceilings (0: never)
     options: dict = field(default_factory=dict)
     fault: str | None = None  # the fault scenario's kind: "worker" or "server"
     encoding: str = "native"  # REST bodies: each server's native best, or JSON on both
@@ -75,13 +78,15 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
     run_dir = plan.out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=False)
-    calibration = _calibration(plan.state_dir)
+    calibration = _calibration(plan, stack)
     loadgen = {"cpus": plan.loadgen_cpus, "workers": plan.workers, "calibration": calibration}
     write_json(run_dir / "manifest.json", manifest(stack, loadgen))
     results = _header(plan, stack, calibration)
     save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
     save()
     results["warnings"] += _keep_context(plan, stack, run_dir)
+    results["cold_starts"], left_out = cold_start.matching(plan.state_dir, stack)
+    results["warnings"] += [left_out] if left_out else []
     results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
     try:
         results["parity"] = _parity(plan, stack)
@@ -175,7 +180,10 @@ def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "server, and no verdict may be drawn from this run"
         )
     if calibration is None:
-        warnings.append("the load generator's ceiling is unknown: run `servebench calibrate`")
+        warnings.append(
+            "the load generator's ceiling is unknown for some of this run's cases: run "
+            "`servebench calibrate` (or bench without --calibrate-seconds 0)"
+        )
     if stack.get("mode") == "kubernetes" and any(t.endswith("-grpc") for t in plan.targets):
         warnings.append(
             "gRPC through a Kubernetes Service is balanced per connection (one per Locust user), "
@@ -253,6 +261,7 @@ def measure_target(
         "real": stack["backends"][server]["real"],
         **_wire(plan, stack, spec, target, folder),
         "offered_rps": plan.rate or None,
+        "loadgen_ceiling_rps": _ceiling(plan, target, spec),
         "users": plan.users,
         "requests_logged": len(log),
         "repetitions": repetitions,
@@ -452,21 +461,17 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
     limit = results["in_process"].get(entry["model"], {}).get(FRAMEWORK[entry["server"]])
     if limit and not plan.rate:
         entry["serving_efficiency"] = achieved / limit["rps"]
-    ceiling = (results["calibration"] or {}).get(entry["protocol"], {}).get("ceiling_rps")
-    if ceiling and achieved > NEAR_CEILING * ceiling:
-        entry["warnings"].append(
-            f"{achieved:.0f} req/s is above half the load generator's {entry['protocol']} ceiling "
-            f"({ceiling:.0f} req/s): this may measure Locust, not the server"
+        entry["serving_efficiency_ci95"] = ratio_interval(
+            summary["achieved_rps"]["ci95"], limit.get("rps_ci95")
         )
+    offered = max((rep["offered_rps"] for rep in entry["repetitions"]), default=0.0)
     busy = max(
         (rep["resources"].get("loadgen_cpu_percent_mean", 0) for rep in entry["repetitions"]),
         default=0,
     )
-    if busy > LOADGEN_BUSY * 100 * len(plan.loadgen_cpus):
-        entry["warnings"].append(
-            f"the load generator used {busy:.0f}% CPU of {len(plan.loadgen_cpus) * 100}%: "
-            "it may be the bottleneck"
-        )
+    entry["warnings"] += loadgen_limits(
+        offered, entry["loadgen_ceiling_rps"], busy, plan, entry["protocol"]
+    )
     if not entry["real"]:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
     entry["warnings"] += sorted(
@@ -479,6 +484,33 @@ def _judge(entry: dict, results: dict, plan: BenchPlan) -> None:
             f"the raw log {entry['crosscheck']['log_requests']}, {disagreement:.1%} apart: the "
             "client-side metrics may have missed a load generator"
         )
+
+
+def ratio_interval(served: dict | None, limit: dict | None) -> dict | None:
+    """The interval of served / in-process from both intervals: the served rate's low end over
+    the limit's high end, and the other way round."""
+    if not served or not limit or limit["low"] <= 0:
+        return None
+    return {"low": max(served["low"], 0.0) / limit["high"], "high": served["high"] / limit["low"]}
+
+
+def loadgen_limits(
+    offered: float, ceiling: float | None, busy: float, plan: BenchPlan, protocol: str
+) -> list[str]:
+    """Why a window's figures may describe Locust rather than the server: an offered rate above
+    half the load generator's calibrated ceiling, or its CPUs above 80% busy."""
+    reasons = []
+    if ceiling and offered > NEAR_CEILING * ceiling:
+        reasons.append(
+            f"{offered:.0f} req/s offered is above half the load generator's {protocol} "
+            f"ceiling ({ceiling:.0f} req/s): this may measure Locust, not the server"
+        )
+    if busy > LOADGEN_BUSY * 100 * len(plan.loadgen_cpus):
+        reasons.append(
+            f"the load generator used {busy:.0f}% CPU of {len(plan.loadgen_cpus) * 100}%: "
+            "it may be the bottleneck"
+        )
+    return reasons
 
 
 def crosscheck_disagreement(crosscheck: dict) -> float | None:
@@ -497,17 +529,24 @@ def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: P
     capacity = _closed_loop_rps(plan, stack, spec, target, run_dir)
     first_rate = KNEE_START * capacity if capacity else 20.0
 
-    def probe(rate: float) -> Probe:
+    ceiling = _ceiling(plan, target, spec)
+
+    def probe(rate: float, suffix: str = "") -> Probe:
         job = _job(
             plan, stack, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
-        folder = run_dir / spec.name / target / f"knee-{rate:.1f}"
+        folder = run_dir / spec.name / target / f"knee-{rate:.1f}{suffix}"
         figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
         p99 = figures["latency_ms"]["p99"]
         passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
-        return Probe(rate, passed, p99, figures["error_ratio"])
+        busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
+        limits = loadgen_limits(rate, ceiling, busy, plan, target.split("-")[1])
+        return Probe(rate, passed, p99, figures["error_ratio"], tuple(limits))
 
     knee, probes = find_knee(probe, first_rate)
+    # A single window's p99 is noisy (here it was not even monotonic in the rate), so the knee
+    # is probed once more; a knee that fails its repeat is reported as unconfirmed.
+    repeat = probe(knee, "-repeat") if knee else None
     return {
         "model": spec.name,
         "target": target,
@@ -517,6 +556,22 @@ def _knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: P
         "knee_rps": knee,
         "converged": converged(probes),
         "probes": [vars(p) for p in probes],
+        **_confirmation(knee, probes, repeat),
+        "warnings": sorted(
+            {f"probe at {p.rate:.1f}/s: {w}" for p in [*probes, repeat] if p for w in p.warnings}
+        ),
+    }
+
+
+def _confirmation(knee: float | None, probes: list[Probe], repeat: Probe | None) -> dict:
+    """The repeat probe at the knee, and the spread of the p99s measured at that rate."""
+    if repeat is None:
+        return {"confirmed": False, "repeat": None, "p99_spread_ms": None}
+    at_knee = [p.p99_ms for p in [*probes, repeat] if p.rate == knee and p.p99_ms is not None]
+    return {
+        "confirmed": repeat.passed,
+        "repeat": vars(repeat),
+        "p99_spread_ms": [min(at_knee), max(at_knee)] if at_knee else None,
     }
 
 
@@ -536,8 +591,9 @@ def _one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, labe
     run = run_locust(job, folder, _server_stats(server), _prometheus(stack), label)
     if run.interrupted:
         raise KeyboardInterrupt
-    start = run.test_start + plan.warmup_s
-    return RequestLog.read(folder).window(start, start + plan.window_s)
+    start, end = run.test_start + plan.warmup_s, run.test_start + plan.warmup_s + plan.window_s
+    figures = RequestLog.read(folder).window(start, end)
+    return {**figures, "resources": resource_window(run.samples, start, end)}
 
 
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:
@@ -547,17 +603,19 @@ def measure_limits(plan: BenchPlan, stack: dict) -> dict:
         limits[spec.name] = {}
         for framework in ("torch", "tensorflow"):
             print(f"in-process limit: {spec.name} in {framework} ...", file=sys.stderr, flush=True)
-            figures = _limit(stack, spec.name, framework, plan.limits_seconds, plan.batch)
+            figures = _limit(stack, spec.name, framework, plan)
             limits[spec.name][framework] = figures
     return limits
 
 
-def _limit(stack: dict, model: str, framework: str, seconds: float, batch: int) -> dict:
+def _limit(stack: dict, model: str, framework: str, plan: BenchPlan) -> dict:
+    """The artifact in-process, at the served run's concurrency (its number of users)."""
     cpus = stack.get("server_cpus") or sorted(os.sched_getaffinity(0))
+    seconds = plan.limits_seconds
     command = [
         sys.executable, "-m", "servebench.bench.limits", "--model", model, "--framework", framework,
         "--artifacts", stack["artifacts"], "--threads", str(stack.get("server_threads", 1)),
-        "--seconds", str(seconds), "--batch", str(batch),
+        "--seconds", str(seconds), "--batch", str(plan.batch), "--concurrency", str(plan.users),
     ]  # fmt: skip
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120,
@@ -597,6 +655,38 @@ def _prometheus(stack: dict) -> str:
     return stack["monitoring"]["prometheus"]["endpoints"]["http"]
 
 
-def _calibration(state_dir: Path) -> dict | None:
-    path = state_dir / "calibration.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def _cases(plan: BenchPlan) -> dict[tuple[str, str], calibrate.Case]:
+    return {
+        (target, spec.name): calibrate.case_for(
+            target, spec.name, plan.encoding, plan.loadgen_cpus, plan.workers
+        )
+        for spec in plan.models
+        for target in plan.targets
+    }
+
+
+def _calibration(plan: BenchPlan, stack: dict) -> dict | None:
+    """The load generator's ceilings for this run's cases, measured first where
+    calibration.json lacks them; None when some stay unknown."""
+    needed = list(dict.fromkeys(_cases(plan).values()))
+    known = calibrate.load(plan.state_dir)
+    missing = [case for case in needed if case.key not in known]
+    if missing and plan.calibrate_s > 0:
+        print(
+            "calibrating the load generator first: "
+            + ", ".join(case.describe() for case in missing),
+            file=sys.stderr,
+            flush=True,
+        )
+        server_cpus = stack.get("server_cpus") or cpus.default_split()[0]
+        known = calibrate.calibrate(
+            plan.state_dir, missing, plan.calibrate_s, server_cpus, _prometheus(stack)
+        )
+    if any(case.key not in known for case in needed):
+        return None
+    return {case.key: known[case.key] for case in needed}
+
+
+def _ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | None:
+    case = _cases(plan)[(target, spec.name)]
+    return calibrate.ceiling(calibrate.load(plan.state_dir), case)

@@ -1,9 +1,14 @@
-"""`servebench calibrate`: the load generator's own ceiling, against a trivial local endpoint.
+"""The load generator's own ceiling, against a trivial local endpoint, per case.
 
-Locust drives the TorchServe REST and gRPC user classes (mlp payloads) at a server that answers
-at once. The rate it reaches is the most it can measure here; above about half of it, bench
-warns that a result may describe Locust rather than the server. The trivial server's own limit
-is included, so the figure is a lower bound of Locust's ceiling.
+A case is what changes Locust's cost per request: the protocol, the model (its payload size),
+the wire family (binary or JSON, which Locust decodes), and where Locust ran (its CPUs and
+worker count). Locust drives TorchServe's user classes at a server that answers at once with
+zero logits of the right size. The rate it reaches is the most it can measure there; above half
+of it, bench says a result may describe Locust rather than the server. The trivial server's own
+limit is included, so each figure is a lower bound of Locust's ceiling.
+
+`servebench calibrate` measures every case for its CPUs; `bench` measures the cases it is about
+to use that calibration.json lacks.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from servebench.backends.process import free_port, spawn, stop_session, wait_until
@@ -19,17 +25,67 @@ from servebench.bench.analysis import RequestLog
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
+from servebench.clients import WIRE_FORMATS
+
+CALIBRATION_FILE = "calibration.json"
+SETTLE_S = 2.0  # the first seconds of each calibration run are not counted
+USERS = 32  # enough to keep Locust busy against an endpoint that answers at once
+
+
+@dataclass(frozen=True)
+class Case:
+    protocol: str  # "rest" or "grpc"
+    model: str
+    wire: str  # "binary" or "json"
+    loadgen_cpus: tuple[int, ...]
+    workers: int
+
+    @property
+    def key(self) -> str:
+        cpus = ",".join(map(str, self.loadgen_cpus))
+        return f"{self.protocol}/{self.model}/{self.wire}/cpus={cpus}/workers={self.workers}"
+
+    def describe(self) -> str:
+        protocol = "gRPC" if self.protocol == "grpc" else "REST"
+        return f"{protocol} {self.model} {self.wire}"
+
+
+def case_for(target: str, model: str, encoding: str, loadgen_cpus, workers: int) -> Case:
+    """The calibration case that bounds what Locust can measure of ``target``."""
+    wire = "json" if "JSON" in WIRE_FORMATS[target][encoding] else "binary"
+    return Case(target.split("-")[1], model, wire, tuple(loadgen_cpus), workers)
+
+
+def every_case(models: list[str], loadgen_cpus, workers: int) -> list[Case]:
+    cases = []
+    for model in models:
+        for protocol, wire in (("rest", "binary"), ("rest", "json"), ("grpc", "binary")):
+            cases.append(Case(protocol, model, wire, tuple(loadgen_cpus), workers))
+    return cases
+
+
+def load(state_dir: Path) -> dict:
+    """calibration.json's cases by key; a file from before cases existed counts as empty."""
+    path = state_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("cases", {})
+
+
+def ceiling(calibration: dict, case: Case) -> float | None:
+    return calibration.get(case.key, {}).get("ceiling_rps")
 
 
 def calibrate(
     state_dir: Path,
+    cases: list[Case],
     duration_s: float,
-    users: int,
     server_cpus: list[int],
-    loadgen_cpus: list[int],
-    workers: int,
     prometheus: str | None,
+    users: int = USERS,
 ) -> dict:
+    """Measure ``cases``, add them to calibration.json (keeping the others); return all."""
+    known = load(state_dir)
     with tempfile.TemporaryDirectory(prefix="servebench-calibrate-") as scratch:
         scratch = Path(scratch)
         ports = {"rest": free_port(), "grpc": free_port()}
@@ -43,43 +99,53 @@ def calibrate(
             )
             stack_file = scratch / "stack.json"
             stack_file.write_text(json.dumps(_pseudo_stack(ports, server.pid)))
-            result = {
-                "measured_at": time.time(),
-                "duration_s": duration_s,
-                "users": users,
-                "workers": workers,
-                "loadgen_cpus": loadgen_cpus,
-                "server_cpus": server_cpus,
-            }
-            for protocol in ("rest", "grpc"):
-                job = LocustJob(
-                    stack_file=stack_file, scenario="steady", model="mlp",
-                    target=f"torchserve-{protocol}", duration_s=duration_s + 2, users=users,
-                    workers=workers, loadgen_cpus=loadgen_cpus,
-                    options={"metrics_dir": str(scratch / "loadgen")},
-                )  # fmt: skip
-                run = run_locust(
-                    job,
-                    scratch / protocol,
-                    ProcessTreeStats(server.pid),
+            for index, case in enumerate(cases):
+                figures, interrupted = _measure(
+                    case, stack_file, scratch / str(index), duration_s, users, server.pid,
                     prometheus,
-                    f"calibrate {protocol}",
-                )
-                figures = RequestLog.read(scratch / protocol).window(
-                    run.test_start + 2, run.test_start + 2 + duration_s
-                )
-                result[protocol] = {
-                    "ceiling_rps": figures["achieved_rps"],
-                    "latency_ms_p50": figures["latency_ms"]["p50"],
-                    "error_ratio": figures["error_ratio"],
-                    "loadgen_cpu_percent_mean": _mean(run.samples, "loadgen_cpu_percent"),
-                }
-                if run.interrupted:
+                )  # fmt: skip
+                known[case.key] = {**figures, "server_cpus": server_cpus}
+                _save(state_dir, known)
+                if interrupted:
                     raise KeyboardInterrupt
         finally:
             stop_session(server.pid)
-    write_json(state_dir / "calibration.json", result)
-    return result
+    return known
+
+
+def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid, prometheus):
+    job = LocustJob(
+        stack_file=stack_file, scenario="steady", model=case.model,
+        target=f"torchserve-{case.protocol}", duration_s=duration_s + SETTLE_S, users=users,
+        workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
+        options={"metrics_dir": str(folder / "loadgen"),
+                 "encoding": "json" if case.wire == "json" else "native"},
+    )  # fmt: skip
+    run = run_locust(
+        job, folder, ProcessTreeStats(server_pid), prometheus, f"calibrate {case.describe()}"
+    )
+    start = run.test_start + SETTLE_S
+    window = RequestLog.read(folder).window(start, start + duration_s)
+    figures = {
+        "protocol": case.protocol,
+        "model": case.model,
+        "wire": case.wire,
+        "loadgen_cpus": list(case.loadgen_cpus),
+        "workers": case.workers,
+        "users": users,
+        "duration_s": duration_s,
+        "measured_at": time.time(),
+        "ceiling_rps": window["achieved_rps"],
+        "latency_ms_p50": window["latency_ms"]["p50"],
+        "error_ratio": window["error_ratio"],
+        "loadgen_cpu_percent_mean": _mean(run.samples, "loadgen_cpu_percent"),
+    }
+    return figures, run.interrupted
+
+
+def _save(state_dir: Path, cases: dict) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_json(state_dir / CALIBRATION_FILE, {"schema_version": 2, "cases": cases})
 
 
 def _pseudo_stack(ports: dict, pid: int) -> dict:

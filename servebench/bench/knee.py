@@ -13,6 +13,7 @@ class Probe:
     passed: bool
     p99_ms: float | None = None
     error_ratio: float | None = None
+    warnings: tuple[str, ...] = ()  # why the load generator may have limited this probe
 
 
 def find_knee(

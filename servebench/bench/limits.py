@@ -1,38 +1,72 @@
-"""In-process limits: the same model in torch and in TF, called directly, on the server CPUs.
+"""In-process limits: the served artifacts themselves, called directly, on the server CPUs.
 
-That is each framework's upper bound on this machine; a server's throughput divided by it is
-its serving efficiency. Run as ``python -m servebench.bench.limits`` in a child process pinned
-to the servers' CPUs, so it gets exactly their budget.
+Each side runs what its server runs, without the server: the .mar's own handler (preprocess,
+inference, postprocess on raw float32 bytes, as TorchServe's worker calls it) and the
+SavedModel's serving_default concrete function (what TF Serving runs). The calls come from as
+many threads as the served run had users. That is each side's upper bound on this machine; a
+server's throughput divided by it is its serving efficiency. Run as
+``python -m servebench.bench.limits`` in a child process pinned to the servers' CPUs, so it gets
+exactly their budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
+import tempfile
+import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from servebench.export.layout import ArtifactLayout
 
-def measure(predict, batch: np.ndarray, seconds: float) -> dict:
-    """Closed loop, one call at a time, for ``seconds`` after a one-second warm-up."""
+ARTIFACT = {
+    "torch": "the .mar's handler: preprocess, inference, postprocess of raw float32",
+    "tensorflow": "the SavedModel's serving_default concrete function",
+}
+
+
+WINDOWS = 3  # the measurement is cut into windows, for a confidence interval of the rate
+
+
+def measure(predict, batch: np.ndarray, seconds: float, concurrency: int = 1) -> dict:
+    """``concurrency`` threads in closed loops, for ``seconds`` after a one-second warm-up."""
+    from servebench.bench.stats import ci95
+
     warm_until = time.perf_counter() + 1.0
     while time.perf_counter() < warm_until:
         predict(batch)
-    latencies = []
     start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        began = time.perf_counter()
-        predict(batch)
-        latencies.append(time.perf_counter() - began)
-    elapsed = time.perf_counter() - start
-    millis = np.asarray(latencies) * 1000
+    stop_at = start + seconds
+    calls: list[tuple[float, float]] = []  # (end, latency), appended from every thread
+
+    def loop() -> None:
+        while (began := time.perf_counter()) < stop_at:
+            predict(batch)
+            ended = time.perf_counter()
+            calls.append((ended, ended - began))
+
+    threads = [threading.Thread(target=loop) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ends = np.asarray([end for end, _ in calls]) - start
+    window = seconds / WINDOWS
+    rates = [float(((ends >= k * window) & (ends < (k + 1) * window)).sum() / window)
+             for k in range(WINDOWS)]  # fmt: skip
+    millis = np.asarray([latency for _, latency in calls]) * 1000
     return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
+        "requests": len(calls),
+        "rps": float(np.median(rates)),
+        "rps_ci95": ci95(rates),
+        "concurrency": concurrency,
         "latency_ms": {
             "p50": float(np.percentile(millis, 50)),
             "p99": float(np.percentile(millis, 99)),
@@ -41,15 +75,44 @@ def measure(predict, batch: np.ndarray, seconds: float) -> dict:
 
 
 def _torch_predict(model: str, artifacts: Path, threads: int):
+    """The .mar's handler, loaded from the archive the way TorchServe's worker loads it."""
     import torch
 
-    from servebench.export import torch_predict
-    from servebench.models import get_model
-    from servebench.models.weights import load_state
-
     torch.set_num_threads(threads)
-    spec = get_model(model)
-    return torch_predict(spec, load_state(model, artifacts / model / "weights.pt"))
+    model_dir = Path(tempfile.mkdtemp(prefix="servebench-mar-"))
+    with zipfile.ZipFile(ArtifactLayout(artifacts).mar(model)) as archive:
+        archive.extractall(model_dir)
+    manifest = json.loads((model_dir / "MAR-INF" / "MANIFEST.json").read_text())
+    handler_file = model_dir / manifest["model"]["handler"]
+    module_spec = importlib.util.spec_from_file_location("servebench_mar_handler", handler_file)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    handler = module.ServebenchHandler()
+    handler.initialize(_WorkerContext(model_dir, manifest))
+    # The handler keeps per-call state, and TorchServe's one worker per model calls it once at
+    # a time: concurrent callers queue here as requests queue for that worker.
+    lock = threading.Lock()
+
+    def predict(batch: np.ndarray):
+        request = [{"body": np.ascontiguousarray(batch, dtype="<f4").tobytes()}]
+        with lock:
+            return handler.postprocess(handler.inference(handler.preprocess(request)))
+
+    return predict
+
+
+class _WorkerContext:
+    """What the handler asks of TorchServe's context: where the model is, and the headers."""
+
+    def __init__(self, model_dir: Path, manifest: dict) -> None:
+        self.system_properties = {"model_dir": str(model_dir)}
+        self.manifest = manifest
+
+    def get_request_header(self, index: int, name: str) -> dict:
+        return {"content-type": "application/octet-stream"}
+
+    def set_response_content_type(self, index: int, content_type: str) -> None:
+        pass
 
 
 def _tf_predict(model: str, artifacts: Path, threads: int):
@@ -72,14 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=1, help="threads calling at once")
     args = parser.parse_args(argv)
     from servebench.models import get_model
     from servebench.payloads import sample_batch
 
     build = _torch_predict if args.framework == "torch" else _tf_predict
     predict = build(args.model, args.artifacts, args.threads)
-    result = measure(predict, sample_batch(get_model(args.model), args.batch), args.seconds)
+    batch = sample_batch(get_model(args.model), args.batch)
+    result = measure(predict, batch, args.seconds, args.concurrency)
     result.update(framework=args.framework, threads=args.threads, batch=args.batch)
+    result["artifact"] = ARTIFACT[args.framework]
     result["cpus"] = sorted(os.sched_getaffinity(0))
     json.dump(result, sys.stdout)
     return 0

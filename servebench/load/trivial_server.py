@@ -1,19 +1,28 @@
 """A trivial endpoint for `servebench calibrate`: answers TorchServe's REST and gRPC predict
-calls at once with ten zero floats, so a load test against it measures the load generator."""
+calls at once with zero logits of the right size for the model asked (raw float32, or JSON to
+a JSON request), so a load test against it measures the load generator."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from concurrent import futures
 
 import grpc
 
 from servebench.generated import torchserve_inference_pb2 as inference
+from servebench.models import MODELS
 
-REPLY = bytes(40)  # ten float32 zeros: an mlp reply
-PREDICTIONS = "/org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions"
+
+def _replies(num_outputs: int) -> dict[bool, bytes]:
+    """One row of zero logits: raw float32, and (True) as JSON."""
+    as_json = json.dumps({"logits": [[0.0] * num_outputs]}).encode()
+    return {False: bytes(4 * num_outputs), True: as_json}
+
+
+REPLIES = {name: _replies(spec.num_outputs) for name, spec in MODELS.items()}
 
 
 class _Http(asyncio.Protocol):
@@ -28,27 +37,37 @@ class _Http(asyncio.Protocol):
             head_end = self.buffer.find(b"\r\n\r\n")
             if head_end < 0:
                 return
-            length = 0
-            for line in self.buffer[:head_end].split(b"\r\n")[1:]:
+            length, is_json = 0, False
+            request_line, *headers = self.buffer[:head_end].split(b"\r\n")
+            for line in headers:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"content-type":
+                    is_json = b"json" in value
             if len(self.buffer) < head_end + 4 + length:
                 return
             self.buffer = self.buffer[head_end + 4 + length :]
+            model = request_line.split(b" ")[1].rsplit(b"/", 1)[-1].decode()
+            reply = REPLIES.get(model, REPLIES["mlp"])[is_json]
+            kind = b"application/json" if is_json else b"application/octet-stream"
             self.transport.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                b"Content-Length: 40\r\n\r\n" + REPLY
-            )
+                b"HTTP/1.1 200 OK\r\nContent-Type: " + kind
+                + b"\r\nContent-Length: " + str(len(reply)).encode() + b"\r\n\r\n" + reply
+            )  # fmt: skip
 
 
 def _grpc_server(port: int) -> grpc.Server:
-    reply = inference.PredictionResponse(prediction=REPLY).SerializeToString()
+    replies = {
+        name: inference.PredictionResponse(prediction=raw[False]).SerializeToString()
+        for name, raw in REPLIES.items()
+    }
     handler = grpc.method_handlers_generic_handler(
         "org.pytorch.serve.grpc.inference.InferenceAPIsService",
         {"Predictions": grpc.unary_unary_rpc_method_handler(
-            lambda request, context: reply,
-            request_deserializer=lambda data: data,
+            lambda request, context: replies.get(request.model_name, replies["mlp"]),
+            request_deserializer=inference.PredictionsRequest.FromString,
             response_serializer=lambda data: data,
         )},
     )  # fmt: skip

@@ -146,6 +146,14 @@ def targets_section(data) -> list:
     return blocks
 
 
+def _efficiency(entry: dict) -> str:
+    interval = entry.get("serving_efficiency_ci95")
+    if entry.get("serving_efficiency") is None or not interval:
+        return _num(entry.get("serving_efficiency"))
+    low, high = _num(interval["low"]), _num(interval["high"])
+    return f"{_num(entry['serving_efficiency'])} [{low}, {high}]"
+
+
 def target_label(entry: dict) -> str:
     """The target, and in an A/A run the arm."""
     return f"{entry['target']} (arm {entry['arm']})" if entry.get("arm") else entry["target"]
@@ -211,7 +219,11 @@ def phases_section(data) -> list:
 
 
 def knee_section(data) -> list:
-    """Each knee search: the highest Poisson rate whose p99 met the objective, and its probes."""
+    """Each knee search: the highest Poisson rate whose p99 met the objective, its repeat, the
+    p99 spread at that rate, and every probe."""
+    knees = data.results.get("knee", [])
+    if not knees:
+        return [("p", "No knee search in this run (`bench --scenario poisson --find-knee`).")]
     rows = [
         [
             knee["model"],
@@ -219,18 +231,27 @@ def knee_section(data) -> list:
             _num(knee["slo_ms_p99"]),
             _num(knee["knee_rps"]),
             "yes" if knee["converged"] else "NO",
+            _confirmed(knee),
             "; ".join(
                 f"{_num(probe['rate'])}/s: p99 {_num(probe['p99_ms'])} ms"
                 + ("" if probe["passed"] else " (failed)")
                 for probe in knee["probes"]
             ),
         ]
-        for knee in data.results.get("knee", [])
+        for knee in knees
     ]
-    if not rows:
-        return [("p", "No knee search in this run (`bench --scenario poisson --find-knee`).")]
-    head = ["model", "target", "p99 objective ms", "knee req/s", "converged", "probes"]
-    return [("table", head, rows)]
+    head = ["model", "target", "p99 objective ms", "knee req/s", "converged",
+            "repeat at the knee (p99 spread)", "probes"]  # fmt: skip
+    warnings = [f"{k['model']} {k['target']}: {w}" for k in knees for w in k.get("warnings", [])]
+    return [("table", head, rows)] + [("p", f"Warning: {w}") for w in warnings]
+
+
+def _confirmed(knee: dict) -> str:
+    if knee.get("repeat") is None:
+        return "not probed" if knee["knee_rps"] else "no knee"
+    spread = knee.get("p99_spread_ms") or [None, None]
+    verdict = "passed" if knee["confirmed"] else "FAILED: unconfirmed"
+    return f"{verdict} (p99 {_num(spread[0])}-{_num(spread[1])} ms)"
 
 
 def plots_section(data) -> list:
@@ -273,17 +294,20 @@ def time_section(data) -> list:
         rows.append(
             [
                 entry["model"],
-                entry["target"],
+                target_label(entry),
                 _num(reps[-1]["latency_ms"]["mean"]),
                 server_text,
-                _num(entry.get("serving_efficiency")),
+                _efficiency(entry),
             ]
         )
     limits = [
-        [model, framework, _num(figures["rps"]), _num(figures["latency_ms"]["p50"])]
+        [model, framework, figures.get("artifact", "the eager model"),
+         str(figures.get("concurrency", 1)), _ci({"median": figures["rps"],
+                                                  "ci95": figures.get("rps_ci95")}),
+         _num(figures["latency_ms"]["p50"])]
         for model, frameworks in data.results.get("in_process", {}).items()
         for framework, figures in frameworks.items()
-    ]
+    ]  # fmt: skip
     return [
         (
             "p",
@@ -293,11 +317,29 @@ def time_section(data) -> list:
         ("table", ["model", "target", "client mean ms", "server's own time", "efficiency"], rows),
         (
             "p",
-            "In-process limits: the model called directly in each framework on the servers' "
-            "CPUs and threads, batch 1. Serving efficiency = served req/s / this.",
+            "In-process limits: each side's served artifact called directly, on the servers' "
+            "CPUs and threads, from as many threads as the served run had users. Serving "
+            "efficiency = served req/s / this; its interval spans both rates' intervals.",
         ),
-        ("table", ["model", "framework", "req/s", "p50 ms"], limits),
+        ("table", ["model", "framework", "what was called", "callers", "req/s", "p50 ms"], limits),
     ]
+
+
+def _cold_starts(record: dict | None) -> list:
+    if not record:
+        return [("p", "Cold starts alone were not timed (`servebench cold-start`).")]
+    rows = [
+        [name, server["implementation"], str(len(server["starts"])), _ci(server["alive_s"]),
+         _ci(server["model_load_s"]), _ci(server["ready_s"])]
+        for name, server in record["servers"].items()
+    ]  # fmt: skip
+    head = ["server", "implementation", "starts", "port open s", "then models s", "ready s"]
+    text = (
+        "Each server started alone on the servers' CPUs (`servebench cold-start`), medians with "
+        "95% intervals. A server that opens its port only once its models are loaded shows no "
+        "model time apart."
+    )
+    return [("p", text), ("table", head, rows)]
 
 
 def deployment_section(data) -> list:
@@ -310,11 +352,12 @@ def deployment_section(data) -> list:
         blocks.append(
             (
                 "p",
-                "Time from process start to every model READY/AVAILABLE (one measurement; "
-                "it includes model loading, which is not timed separately).",
+                "Time from process start to every model READY/AVAILABLE when `up` started this "
+                "stack (one measurement, both servers starting at once).",
             )
         )
         blocks.append(("table", ["server", "implementation", "seconds to ready"], rows))
+    blocks += _cold_starts(data.results.get("cold_starts"))
     idle = data.results.get("idle_rss_mb", {})
     memory = []
     for server in ("torchserve", "tfserving"):

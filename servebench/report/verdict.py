@@ -15,6 +15,7 @@ ARMS = ("A", "B")  # the two sides of an A/A run: one target, measured twice
 SINGLE_SAMPLE_MARGIN = 1.25  # with one measurement, only a 25% difference is called
 MIN_EFFECT = 1.05  # below a 5% difference no winner is named, however narrow the intervals
 ERROR_BUDGET = 0.01  # a server failing more of its requests cannot win on speed
+MIN_COLD_STARTS = 3  # fewer timed starts per server name no winner on time to ready
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,10 @@ def blockers(results: dict) -> list[str]:
             if emulated
             else "a backend was not the real server"
         )
+    measured = results.get("targets", []) + results.get("knee", [])
     near = [
-        f"{t['model']} {t['target']}"
-        for t in results.get("targets", [])
+        f"{t['model']} {t['target']}" + (" (knee probes)" if "probes" in t else "")
+        for t in measured
         if any("ceiling" in w or "bottleneck" in w for w in t.get("warnings", []))
     ]
     if near:
@@ -148,8 +150,8 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
         return rows
     if bad_inputs:
         rows.append(_robustness(bad_inputs))
-    if stack:
-        rows.append(_time_to_ready(stack))
+    if stack or results.get("cold_starts"):
+        rows.append(_time_to_ready(stack or {}, results.get("cold_starts")))
     return rows
 
 
@@ -203,8 +205,23 @@ def _over_error_budget(pair: dict) -> str | None:
     return " and ".join(over) + f" (budget {ERROR_BUDGET:.0%}); speed counts successes only"
 
 
-def _time_to_ready(stack: dict) -> Finding:
-    """One start per server is an anecdote: no winner until cold starts are repeated."""
+def _time_to_ready(stack: dict, cold_starts: dict | None) -> Finding:
+    """Each server started alone, at least three times (`servebench cold-start`), compared like
+    any measurement; one start per server, as `up` makes, is an anecdote."""
+    timed = (cold_starts or {}).get("servers", {})
+    counts = [len(timed.get(server, {}).get("starts", [])) for server in SERVERS]
+    if min(counts) >= MIN_COLD_STARTS:
+        values = {server: timed[server]["ready_s"] for server in SERVERS}
+        scope = f"cold start alone, {min(counts)}+ starts each"
+        return compare_intervals("time to ready", scope, values, False, "s")
+    if max(counts) > 0:
+        return Finding(
+            "time to ready",
+            "cold start alone",
+            None,
+            f"only {min(counts)} timed start(s) of one server: no winner under "
+            f"{MIN_COLD_STARTS} (`servebench cold-start --repeat {MIN_COLD_STARTS}`)",
+        )
     seconds = {s: stack.get("backends", {}).get(s, {}).get("ready_seconds") for s in SERVERS}
     if None in seconds.values():
         return Finding("time to ready", "all models", None, "not measured for both servers")
@@ -213,7 +230,8 @@ def _time_to_ready(stack: dict) -> Finding:
         "all models",
         None,
         f"measured once per server ({seconds['torchserve']:.3g} s TorchServe, "
-        f"{seconds['tfserving']:.3g} s TF Serving): no winner without repeated cold starts",
+        f"{seconds['tfserving']:.3g} s TF Serving): no winner without repeated cold starts "
+        f"(`servebench cold-start` starts each alone {MIN_COLD_STARTS} times)",
     )
 
 
@@ -228,7 +246,12 @@ def _efficiency(pair: dict) -> dict:
     values = {}
     for server, entry in pair.items():
         if entry and entry.get("serving_efficiency") is not None:
-            values[server] = {"median": entry["serving_efficiency"], "ci95": None}
+            # Both the served rate and the in-process limit are uncertain: the interval of
+            # their ratio spans both, so an efficiency ranks only where neither could reverse.
+            values[server] = {
+                "median": entry["serving_efficiency"],
+                "ci95": entry.get("serving_efficiency_ci95"),
+            }
     return values
 
 
