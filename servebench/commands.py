@@ -191,33 +191,47 @@ def demo_command(out: Path, state_dir: Path) -> int:
              "--state-dir", str(state_dir), "--out", "results"]
         )  # fmt: skip
         bench_command(args)
-        run_dir = sorted(p for p in Path("results").glob("*") if (p / "results.json").is_file())[-1]
+        run_dir = newest_run(Path("results"))
         print("\n== report")
         report_command(run_dir, Path("results"), "html,md")
+        print("\n== the knee: mlp on TorchServe REST, the highest Poisson rate with p99 <= 50 ms")
+        args = build_parser().parse_args(
+            ["bench", "--scenario", "poisson", "--find-knee", "--model", "mlp",
+             "--targets", "torchserve-rest", "--warmup", "1s", "--duration", "3s",
+             "--users", "2", "--slo-ms", "50", "--no-limits",
+             "--state-dir", str(state_dir), "--out", "results"]
+        )  # fmt: skip
+        bench_command(args)
+        knee_dir = newest_run(Path("results"))
+        report_command(knee_dir, Path("results"), "html,md")
     finally:
         print("\n== stopping the local stack")
         down_command(state_dir)
     print("\n== summary")
-    print(demo_summary(run_dir))
+    print(demo_summary(run_dir, knee_dir))
     return status
 
 
-def demo_summary(run_dir: Path) -> str:
-    """Five lines: where the report is, who served, each model's rates, and the verdict."""
+def demo_summary(run_dir: Path, knee_dir: Path | None = None) -> str:
+    """Five lines: where the reports are, who served, each model's rates (and mlp's knee), and
+    the verdict."""
     from servebench.report import RunData
     from servebench.report.verdict import verdict
 
     data = RunData.read(run_dir)
     implementations = data.results["implementations"]
     served = ", ".join(f"{name}: {impl}" for name, impl in implementations.items())
-    lines = [f"report: {run_dir / 'report.html'} (also report.md)", f"served by {served}"]
+    report = f"report: {run_dir / 'report.html'} (also report.md)"
+    if knee_dir is not None:
+        report += f"; the knee: {knee_dir / 'report.html'}"
+    lines = [report, f"served by {served}"]
     for model in ("mlp", "resnet18"):
         rates = [
             f"{e['target']} {(e['summary'] or {}).get('achieved_rps', {}).get('median') or 0:.0f}"
             for e in data.results["targets"]
             if e["model"] == model
         ]
-        lines.append(f"{model} req/s (median): " + " | ".join(rates))
+        lines.append(f"{model} req/s (median): " + " | ".join(rates) + _knee_note(knee_dir, model))
     reasons, rows = verdict(data.results, data.stack, data.bad_inputs)
     if reasons:
         lines.append("verdict: none, because " + "; ".join(reasons))
@@ -225,6 +239,20 @@ def demo_summary(run_dir: Path) -> str:
         decided = [r for r in rows if r.winner]
         lines.append(f"verdict: {len(decided)} of {len(rows)} criteria decided; see the report")
     return "\n".join(lines)
+
+
+def _knee_note(knee_dir: Path | None, model: str) -> str:
+    if knee_dir is None:
+        return ""
+    knees = json.loads((knee_dir / "results.json").read_text())["knee"]
+    found = [
+        f"{k['target']} {k['knee_rps']:.0f} req/s at p99 <= {k['slo_ms_p99']:g} ms"
+        if k["knee_rps"]
+        else f"{k['target']} none found"
+        for k in knees
+        if k["model"] == model
+    ]
+    return f"; knee: {', '.join(found)}" if found else ""
 
 
 def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
@@ -458,13 +486,17 @@ def report_command(run_dir: Path | None, results_root: Path, formats: str) -> in
     if not wanted or set(wanted) - {"html", "md"}:
         raise UsageError(f"--format {formats!r}: use html, md or html,md")
     if run_dir is None:
-        runs = sorted(p for p in results_root.glob("*") if (p / "results.json").is_file())
-        if not runs:
-            raise UsageError(f"no runs in {results_root}/; run `servebench bench` first")
-        run_dir = runs[-1]
+        run_dir = newest_run(results_root)
     for path in report.write(run_dir, wanted):
         print(f"wrote {path}")
     return 0
+
+
+def newest_run(results_root: Path) -> Path:
+    runs = sorted(p for p in results_root.glob("*") if (p / "results.json").is_file())
+    if not runs:
+        raise UsageError(f"no runs in {results_root}/; run `servebench bench` first")
+    return runs[-1]
 
 
 def validate_command(root: Path | None) -> int:
