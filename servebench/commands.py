@@ -7,11 +7,9 @@ from pathlib import Path
 
 from servebench import cpus
 from servebench.errors import CheckFailed, UsageError
-from servebench.export import artifact_parity, ensure_writable, export_model
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
 from servebench.models import select_models
-from servebench.models.weights import load_state, seeded_state
 from servebench.stack import (
     down,
     load_stack,
@@ -25,6 +23,9 @@ from servebench.stack import (
 
 
 def export_command(model: str, out: Path, weights: Path | None, seed: int, max_batch: int) -> int:
+    from servebench.export.exporter import ensure_writable, export_model  # torch: only here
+    from servebench.models.weights import load_state, seeded_state
+
     specs = select_models(model)
     if weights is not None and len(specs) > 1:
         raise UsageError("--weights fits one architecture; pick it with --model resnet18 or mlp")
@@ -40,6 +41,8 @@ def export_command(model: str, out: Path, weights: Path | None, seed: int, max_b
 
 
 def parity_command(model: str, artifacts: Path) -> int:
+    from servebench.export.exporter import artifact_parity
+
     layout = ArtifactLayout(artifacts)
     cases = [case for spec in select_models(model) for case in artifact_parity(spec, layout)]
     return _report_parity(cases)

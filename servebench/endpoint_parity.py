@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servebench.clients import TARGETS, make_client
-from servebench.export import torch_predict
+from servebench.export.exporter import torch_predict
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, compare
 from servebench.models.weights import load_state

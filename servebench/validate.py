@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 

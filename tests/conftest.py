@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from servebench.export import export_model  # noqa: E402
+from servebench.export.exporter import export_model  # noqa: E402
 from servebench.export.layout import ArtifactLayout  # noqa: E402
 from servebench.models import DEFAULT_MAX_BATCH, MODELS  # noqa: E402
 from servebench.models.weights import seeded_state  # noqa: E402

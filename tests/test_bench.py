@@ -128,7 +128,7 @@ def test_in_process_limits_and_serving_efficiency(steady):
 
 def test_the_mar_handler_in_process_answers_like_the_server(artifacts):
     from servebench.bench.limits import _torch_predict
-    from servebench.export import torch_predict
+    from servebench.export.exporter import torch_predict
     from servebench.models import get_model
     from servebench.models.weights import load_state
     from servebench.payloads import sample_batch

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from servebench.clients import TARGETS, ClientError, make_client
-from servebench.export import torch_predict
+from servebench.export.exporter import torch_predict
 from servebench.models import MODELS
 from servebench.models.weights import load_state
 from servebench.payloads import sample_batch

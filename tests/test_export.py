@@ -89,7 +89,7 @@ def test_signature_rejects_a_batch_above_the_maximum(artifacts):
 
 def test_a_second_export_of_the_same_model_keeps_the_artifacts(tmp_path):
     """Compose runs the export on every `up`: artifacts that match are left as they are."""
-    from servebench.export import export_model
+    from servebench.export.exporter import export_model
     from servebench.export.layout import ArtifactLayout
 
     layout, said = ArtifactLayout(tmp_path), []
@@ -106,7 +106,7 @@ def test_a_changed_export_swaps_the_version_in_without_a_gap(tmp_path):
     """A server watching the model folder never sees version 1 vanish or half-written."""
     import threading
 
-    from servebench.export import export_model
+    from servebench.export.exporter import export_model
     from servebench.export.layout import ArtifactLayout
 
     layout = ArtifactLayout(tmp_path)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from servebench.export import artifact_parity, torch_predict
+from servebench.export.exporter import artifact_parity, torch_predict
 from servebench.export.parity import TOLERANCE, compare
 from servebench.export.savedmodel import load_savedmodel
 from servebench.models import MODELS

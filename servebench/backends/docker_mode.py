@@ -20,7 +20,7 @@ from servebench.backends.process import LOCALHOST, free_port
 from servebench.backends.tfserving import model_available
 from servebench.backends.torchserve import worker_pids
 from servebench.errors import UsageError
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 MEMORY_LIMIT = "2g"
 SERVERS = {

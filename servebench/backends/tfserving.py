@@ -13,7 +13,7 @@ from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.detect import tfserving_implementation
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 SERVICE_DIR = REPO_ROOT / "services" / "tfserving"
 BINARY = "tensorflow_model_server"

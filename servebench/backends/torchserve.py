@@ -18,7 +18,7 @@ from servebench.backends.process import (
     stop_session,
     wait_until,
 )
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 SERVICE_DIR = REPO_ROOT / "services" / "torchserve"
 THREADS_ENV = "SERVEBENCH_TORCH_THREADS"  # read by services/torchserve/handler.py

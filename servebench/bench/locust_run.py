@@ -11,7 +11,7 @@ from pathlib import Path
 from servebench.backends.process import log_tail, spawn, stop_session
 from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
 from servebench.errors import UsageError
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
 SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"

@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 RESULTS_SCHEMA = 1
 PACKAGES = ("torch", "tensorflow", "torchserve", "locust", "prometheus-client", "grpcio", "numpy")

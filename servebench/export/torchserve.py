@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from servebench.errors import UsageError
-from servebench.models import ModelSpec, torch_defs
+from servebench.models import TORCH_DEFS, ModelSpec
+from servebench.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLER = REPO_ROOT / "services" / "torchserve" / "handler.py"
 MAR_VERSION = "1.0"
 
@@ -41,7 +41,7 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
         config = Path(staging) / "servebench_model.json"
         config.write_text(json.dumps(_handler_config(spec, max_batch), indent=2))
         definitions = Path(staging) / "torch_defs.py"
-        shutil.copyfile(torch_defs.__file__, definitions)
+        shutil.copyfile(TORCH_DEFS, definitions)
         command = [
             # As a module: the console script is not always beside the interpreter (Debian's
             # python3 is /usr/bin, pip's scripts /usr/local/bin).

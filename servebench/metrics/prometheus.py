@@ -12,7 +12,7 @@ import requests
 from servebench.backends.base import RunningBackend
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
-from servebench.export.torchserve import REPO_ROOT
+from servebench.paths import REPO_ROOT
 
 RULES = REPO_ROOT / "services" / "prometheus" / "rules.yml"
 SCRAPE_INTERVAL = "1s"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from servebench.errors import UsageError
+
+# The models' torch definitions, copied into every .mar; a path, so that naming it imports no torch.
+TORCH_DEFS = Path(__file__).with_name("torch_defs.py")
 
 
 @dataclass(frozen=True)

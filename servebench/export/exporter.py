@@ -1,0 +1,183 @@
+"""Artifacts: from one set of PyTorch weights, a TorchServe .mar and a TF SavedModel, checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from servebench.errors import UsageError
+from servebench.export.layout import ArtifactLayout
+from servebench.export.parity import ParityCase, compare
+from servebench.models import ModelSpec, torch_defs
+from servebench.models.weights import StateDict, load_state, state_sha256, to_numpy
+
+MANIFEST_SCHEMA = 1
+VERSIONED_PACKAGES = ("torch", "tensorflow", "torchserve", "torch-model-archiver", "numpy")
+
+Progress = Callable[[str], None]
+
+
+def ensure_writable(folder: Path) -> None:
+    """Fail early, with the fix, when ``folder`` cannot hold the artifacts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to {folder} ({exc.strerror or exc}); pass a writable folder with --out"
+        ) from None
+
+
+def export_model(
+    spec: ModelSpec,
+    state: StateDict,
+    layout: ArtifactLayout,
+    max_batch: int,
+    progress: Progress = print,
+) -> dict:
+    """Write both artifacts and the manifest for ``spec``; return the manifest. Artifacts that
+    already match (same weights, settings, code and package versions) are kept as they are, so
+    servers reading them are left alone."""
+    from servebench.export.savedmodel import write_savedmodel
+    from servebench.export.torchserve import write_mar
+
+    fingerprint = _fingerprint(state, max_batch)
+    current = _matching_manifest(spec, layout, fingerprint)
+    if current is not None:
+        progress(f"[{spec.name}] artifacts up to date (fingerprint {fingerprint[:12]}); kept")
+        return current
+    timings = {}
+    layout.model_dir(spec.name).mkdir(parents=True, exist_ok=True)
+    torch.save(state, layout.weights(spec.name))
+    with _timed(timings, "torchserve_mar", progress, f"[{spec.name}] TorchServe archive"):
+        mar = write_mar(spec, layout.weights(spec.name), layout.model_store, max_batch)
+    with _timed(timings, "tf_savedmodel", progress, f"[{spec.name}] TF SavedModel"):
+        savedmodel = write_savedmodel(
+            spec, to_numpy(state), layout.savedmodel(spec.name), max_batch
+        )
+    with _timed(timings, "parity", progress, f"[{spec.name}] parity through both artifacts"):
+        cases = artifact_parity(spec, layout)
+    manifest = _manifest(spec, state, layout, max_batch, cases, timings)
+    manifest["fingerprint"] = fingerprint
+    manifest["artifacts"] = {
+        "torchserve_mar": {"path": str(mar), "bytes": mar.stat().st_size},
+        "tf_savedmodel": {"path": str(savedmodel), "bytes": _folder_bytes(savedmodel)},
+    }
+    staged = layout.manifest(spec.name).with_suffix(".json.tmp")
+    staged.write_text(json.dumps(manifest, indent=2) + "\n")
+    staged.replace(layout.manifest(spec.name))  # the manifest is written last, and whole
+    return manifest
+
+
+# The files that decide what the artifacts contain, besides the weights and the settings.
+RECIPE = (
+    "models/torch_defs.py",
+    "models/tf_twins.py",
+    "export/savedmodel.py",
+    "export/torchserve.py",
+)
+
+
+def _fingerprint(state: StateDict, max_batch: int) -> str:
+    from servebench.export.torchserve import HANDLER
+
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    for source in [HANDLER, *(package / name for name in RECIPE)]:
+        digest.update(source.read_bytes())
+    versions = {name: metadata.version(name) for name in VERSIONED_PACKAGES}
+    digest.update(json.dumps([state_sha256(state), max_batch, versions]).encode())
+    return digest.hexdigest()
+
+
+def _matching_manifest(spec: ModelSpec, layout: ArtifactLayout, fingerprint: str) -> dict | None:
+    """The manifest of artifacts on disk made from the same fingerprint, or None."""
+    try:
+        manifest = json.loads(layout.manifest(spec.name).read_text())
+    except (OSError, ValueError):
+        return None
+    present = all(
+        path.exists()
+        for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb")
+    )
+    return manifest if present and manifest.get("fingerprint") == fingerprint else None
+
+
+def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]:
+    """In-process torch (the exported weights) vs the SavedModel and the .mar, read from disk."""
+    from servebench.export.savedmodel import load_savedmodel
+    from servebench.export.torchserve import load_mar
+
+    for path in (layout.weights(spec.name), layout.mar(spec.name), layout.savedmodel(spec.name)):
+        if not path.exists():
+            raise UsageError(
+                f"{path} is missing; run `servebench export --model {spec.name} "
+                f"--out {layout.root}` first"
+            )
+    reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
+    cases = compare(
+        spec,
+        reference,
+        load_savedmodel(spec, layout.savedmodel(spec.name)),
+        "tf-savedmodel (in-process)",
+    )
+    with tempfile.TemporaryDirectory(prefix="servebench-mar-") as workdir:
+        handler = load_mar(layout.mar(spec.name), Path(workdir))
+        cases += compare(spec, reference, handler, "torchserve-handler (.mar)")
+    return cases
+
+
+def torch_predict(spec: ModelSpec, state: StateDict) -> Callable:
+    model = torch_defs.build(spec.name)
+    model.load_state_dict(state)
+
+    def predict(batch):
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch)).numpy()
+
+    return predict
+
+
+def _manifest(spec, state, layout, max_batch, cases, timings) -> dict:
+    return {
+        "schema_version": MANIFEST_SCHEMA,
+        "model": spec.name,
+        "input": {"name": spec.input_name, "shape": [-1, *spec.input_shape], "dtype": "float32"},
+        "output": {"name": spec.output_name, "shape": [-1, spec.num_outputs], "dtype": "float32"},
+        "max_batch": max_batch,
+        "weights_sha256": state_sha256(state),
+        "weights_file": str(layout.weights(spec.name)),
+        "versions": {"python": platform.python_version()}
+        | {name: metadata.version(name) for name in VERSIONED_PACKAGES},
+        "parity": [case.as_dict() for case in cases],
+        "export_seconds": timings,
+    }
+
+
+class _timed:
+    """Times one export step into ``timings`` and reports it through ``progress``."""
+
+    def __init__(self, timings: dict, key: str, progress: Progress, label: str) -> None:
+        self.timings, self.key, self.progress, self.label = timings, key, progress, label
+
+    def __enter__(self) -> None:
+        self.progress(f"{self.label} ...")
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc_info) -> None:
+        self.timings[self.key] = round(time.perf_counter() - self.start, 2)
+        if exc_info[0] is None:
+            self.progress(f"{self.label} done in {self.timings[self.key]:.1f} s")
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
