@@ -37,7 +37,8 @@ def steady(stack, tmp_path_factory):
     out = tmp_path_factory.mktemp("steady")
     # windows of 3 s: PromQL's increase() needs several 1 s scrapes inside a window
     return bench(stack, out, "--scenario", "steady", "--model", "mlp", "--duration", "3s",
-                 "--warmup", "2s", "--repeat", "2", "--users", "2")  # fmt: skip
+                 "--warmup", "2s", "--repeat", "2", "--users", "2",
+                 "--limits-seconds", "3")  # fmt: skip
 
 
 def test_every_target_measured_one_at_a_time(steady):
@@ -164,7 +165,8 @@ def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
 
 def test_open_loop_shows_the_queueing_that_closed_loop_hides(stack, tmp_path):
     common = ["--model", "resnet18", "--targets", "torchserve-rest", "--warmup", "1s",
-              "--duration", "4s", "--repeat", "1", "--no-limits"]  # fmt: skip
+              "--duration", "4s", "--repeat", "1", "--no-limits",
+              "--calibrate-seconds", "0"]  # fmt: skip
     closed = bench(stack, tmp_path / "closed", "--scenario", "steady", "--users", "1", *common)
     closed_rep = closed["results"]["targets"][0]["repetitions"][0]
     capacity = closed_rep["achieved_rps"]
@@ -455,7 +457,7 @@ def test_each_target_records_what_went_over_the_wire(steady, stack, tmp_path):
 
 def test_an_aa_run_of_torchserve_names_no_winner(stack, tmp_path):
     run = bench(stack, tmp_path, "--aa", "--targets", "torchserve-rest", "--model", "mlp",
-                "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "3",
+                "--scenario", "steady", "--duration", "2s", "--warmup", "1s", "--repeat", "3",
                 "--users", "2", "--limits-seconds", "1")  # fmt: skip
     results = run["results"]
     assert results["aa"] == {"target": "torchserve-rest", "arms": ["A", "B"]}

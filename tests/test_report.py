@@ -92,8 +92,15 @@ def test_a_knee_search_is_a_table_with_its_probes():
         "slo_ms_p99": 10.0, "knee_rps": 1251.0, "converged": True,
         "probes": [{"rate": 1500.0, "passed": False, "p99_ms": 36.6, "error_ratio": 0.0},
                    {"rate": 1251.0, "passed": True, "p99_ms": 4.0, "error_ratio": 0.0}],
+        "confirmed": False, "p99_spread_ms": [4.0, 12.7],
+        "repeat": {"rate": 1251.0, "passed": False, "p99_ms": 12.7, "error_ratio": 0.0},
+        "warnings": ["probe at 1500.0/s: the load generator used 190% CPU of 200%"],
     }  # fmt: skip
-    ((kind, head, rows),) = knee_section(SimpleNamespace(results={"knee": [knee]}))
+    (table, warning) = knee_section(SimpleNamespace(results={"knee": [knee]}))
+    kind, head, rows = table
     assert kind == "table" and "knee req/s" in head
     assert rows[0][:5] == ["mlp", "torchserve-rest", "10", "1,251", "yes"]
-    assert rows[0][5] == "1,500/s: p99 36.6 ms (failed); 1,251/s: p99 4 ms"
+    assert rows[0][5] == "FAILED: unconfirmed (p99 4-12.7 ms)"
+    assert rows[0][6] == "1,500/s: p99 36.6 ms (failed); 1,251/s: p99 4 ms"
+    assert warning == ("p", "Warning: mlp torchserve-rest: probe at 1500.0/s: the load "
+                            "generator used 190% CPU of 200%")  # fmt: skip
