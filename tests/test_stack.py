@@ -90,6 +90,7 @@ def test_up_without_artifacts_says_to_export(tmp_path):
     assert result.returncode == 2
     assert "servebench export --model mlp" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "starting" not in result.stdout  # nothing is said to start that cannot
 
 
 def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(artifacts, tmp_path):

@@ -32,6 +32,8 @@ def checkout(tmp_path) -> Path:
 def test_validate_passes_on_this_checkout():
     result = run_cli("validate")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "k8s/overlays/cluster (kustomize output) (checkov: " in result.stdout
+    assert "services/harness/Dockerfile (checkov: " in result.stdout
     for subject in (
         "compose.yaml",
         "services/torchserve/Dockerfile",
@@ -111,6 +113,18 @@ def test_validate_passes_on_this_checkout():
             "regex: locust-worker",
             "regex: locust-worker(",
             "[prometheus] k8s config",
+        ),
+        (  # a pod that may run as root
+            "k8s/base/locust.yaml",
+            "        runAsNonRoot: true\n        runAsUser: 10001\n",
+            "",
+            "CKV_K8S_23 Minimize the admission of root containers (Deployment.servebench.locust",
+        ),
+        (
+            "services/harness/Dockerfile",
+            "# checkov:skip=CKV_DOCKER_2:a batch image",
+            "# checkov:skip=CKV_DOCKER_2\n# a batch image",
+            "services/harness/Dockerfile: CKV_DOCKER_2 skipped without a reason",
         ),
     ],
 )

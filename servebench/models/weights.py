@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -53,10 +54,18 @@ def _read_state_file(path: Path) -> StateDict:
         raise UsageError(f"weights file {path} does not exist; pass a saved PyTorch state_dict")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError:
         raise UsageError(
-            f"cannot read {path} as a PyTorch state_dict ({first_line}); "
+            f"{path} holds pickled Python objects, not only tensors (a whole nn.Module?), which "
+            "servebench does not unpickle; save model.state_dict() with torch.save instead"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 (a text file, say, fails in many different ways)
+        # torch's own messages say something for a damaged file; for a file that is no torch
+        # file at all, the unpickler fails with bare KeyErrors and the like that say nothing.
+        informative = isinstance(exc, (RuntimeError, ValueError, EOFError, zipfile.BadZipFile))
+        reason = _first_line(exc) if informative else "it is not a file that torch.save wrote"
+        raise UsageError(
+            f"cannot read {path} as a PyTorch state_dict ({reason}); "
             "save one with torch.save(model.state_dict(), path)"
         ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -67,6 +76,14 @@ def _read_state_file(path: Path) -> StateDict:
             "save one with torch.save(model.state_dict(), path)"
         )
     return state
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _first_line(exc: Exception) -> str:
+    text = ANSI.sub("", str(exc)).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _mismatches(expected: StateDict, given: StateDict, shown: int = 5) -> list[str]:
