@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--calibrate-seconds",
-        type=_seconds,
+        type=_seconds_or_off,
         default=5.0,
         help="measure the load generator's ceiling first where calibration.json lacks this "
         "run's protocols, payloads, encodings or CPUs (default 5s per case; 0: never, and no "
@@ -239,6 +239,11 @@ def _seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be longer than zero")
     return value
+
+
+def _seconds_or_off(text: str) -> float:
+    """A duration, or 0 for "never"."""
+    return 0.0 if text.strip() in ("0", "0s") else _seconds(text)
 
 
 def _version() -> str:
