@@ -19,7 +19,6 @@ from servebench.metrics.prometheus import PrometheusServer, find_prometheus
 from servebench.models import ModelSpec, get_model
 
 STACK_SCHEMA = 1
-DEFAULT_STATE_DIR = Path(".servebench")
 READY_TIMEOUT_S = 180.0
 
 

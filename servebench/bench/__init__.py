@@ -37,6 +37,7 @@ from servebench.bench.results import RESULTS_SCHEMA, manifest, new_run_id, write
 from servebench.bench.stats import summarize
 from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
+from servebench.export.layout import ArtifactLayout
 from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
@@ -130,7 +131,7 @@ def _keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> list[str]:
     context.mkdir()
     write_json(context / "stack.json", stack)
     for spec in plan.models:
-        manifest_file = Path(stack["artifacts"]) / spec.name / "manifest.json"
+        manifest_file = ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name)
         if manifest_file.is_file():
             write_json(
                 context / f"artifact-{spec.name}.json", json.loads(manifest_file.read_text())
@@ -156,7 +157,7 @@ def _parity(plan: BenchPlan, stack: dict) -> dict:
 
     in_process = []
     for spec in plan.models:
-        manifest_file = Path(stack["artifacts"]) / spec.name / "manifest.json"
+        manifest_file = ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name)
         if manifest_file.is_file():
             in_process += json.loads(manifest_file.read_text())["parity"]
     endpoints = [

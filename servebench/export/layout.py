@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_ARTIFACTS = Path("artifacts")
 TF_VERSION_DIR = "1"
 
 

@@ -15,6 +15,8 @@ SECTIONS = (
     "Setup",
     "Same model",
     "Per-target results",
+    "Phases",
+    "Knee",
     "Plots",
     "Where the time goes",
     "Deployment facts",
