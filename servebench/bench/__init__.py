@@ -171,7 +171,8 @@ def _parity(plan: BenchPlan, stack: dict) -> dict:
 def _header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
     backends = stack["backends"]
     if plan.aa:  # the one server under test is both arms; the other plays no part
-        backends = {name: b for name, b in backends.items() if f"{name}-" in plan.targets[0]}
+        server = plan.targets[0].split("-")[0]
+        backends = {server: backends[server]}
     implementations = {name: b["implementation"] for name, b in backends.items()}
     emulated = [name for name, b in backends.items() if not b["real"]]
     warnings = []
@@ -611,7 +612,7 @@ def measure_limits(plan: BenchPlan, stack: dict) -> dict:
 
 def _limit(stack: dict, model: str, framework: str, plan: BenchPlan) -> dict:
     """The artifact in-process, at the served run's concurrency (its number of users)."""
-    cpus = stack.get("server_cpus") or sorted(os.sched_getaffinity(0))
+    server_cpus = stack.get("server_cpus") or sorted(os.sched_getaffinity(0))
     seconds = plan.limits_seconds
     command = [
         sys.executable, "-m", "servebench.bench.limits", "--model", model, "--framework", framework,
@@ -620,7 +621,7 @@ def _limit(stack: dict, model: str, framework: str, plan: BenchPlan) -> dict:
     ]  # fmt: skip
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        preexec_fn=lambda: os.sched_setaffinity(0, server_cpus),
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     if result.returncode != 0:
@@ -656,20 +657,18 @@ def _prometheus(stack: dict) -> str:
     return stack["monitoring"]["prometheus"]["endpoints"]["http"]
 
 
-def _cases(plan: BenchPlan) -> dict[tuple[str, str], calibrate.Case]:
-    return {
-        (target, spec.name): calibrate.case_for(
-            target, spec.name, plan.encoding, plan.loadgen_cpus, plan.workers
-        )
-        for spec in plan.models
-        for target in plan.targets
-    }
+def _case(plan: BenchPlan, target: str, model: str) -> calibrate.Case:
+    return calibrate.case_for(target, model, plan.encoding, plan.loadgen_cpus, plan.workers)
 
 
 def _calibration(plan: BenchPlan, stack: dict) -> dict | None:
     """The load generator's ceilings for this run's cases, measured first where
     calibration.json lacks them; None when some stay unknown."""
-    needed = list(dict.fromkeys(_cases(plan).values()))
+    needed = list(
+        dict.fromkeys(
+            _case(plan, target, spec.name) for spec in plan.models for target in plan.targets
+        )
+    )
     known = calibrate.load(plan.state_dir)
     missing = [case for case in needed if case.key not in known]
     if missing and plan.calibrate_s > 0:
@@ -689,5 +688,4 @@ def _calibration(plan: BenchPlan, stack: dict) -> dict | None:
 
 
 def _ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | None:
-    case = _cases(plan)[(target, spec.name)]
-    return calibrate.ceiling(calibrate.load(plan.state_dir), case)
+    return calibrate.ceiling(calibrate.load(plan.state_dir), _case(plan, target, spec.name))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from servebench.bench.stats import ci95
 from servebench.export.layout import ArtifactLayout
 
 ARTIFACT = {
@@ -37,8 +38,6 @@ WINDOWS = 3  # the measurement is cut into windows, for a confidence interval of
 
 def measure(predict, batch: np.ndarray, seconds: float, concurrency: int = 1) -> dict:
     """``concurrency`` threads in closed loops, for ``seconds`` after a one-second warm-up."""
-    from servebench.bench.stats import ci95
-
     warm_until = time.perf_counter() + 1.0
     while time.perf_counter() < warm_until:
         predict(batch)
