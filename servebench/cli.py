@@ -14,8 +14,26 @@ from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
 MODEL_CHOICES = [*MODELS, "all"]
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = action.option_strings and default is not None and default is not False
+        if shown and default != argparse.SUPPRESS and "default" not in text:
+            if isinstance(default, float) and default.is_integer():
+                default = int(default)
+            text += f" (default: {default})"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line that names the fix (exit 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
@@ -30,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(export, default="resnet18")
     export.add_argument("--weights", type=Path, help="a PyTorch state_dict for the same topology")
     export.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
-    export.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of default weights")
+    export.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of the generated weights, when no --weights",
+    )
     export.add_argument(
         "--max-batch",
         type=_positive_int,
@@ -55,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     _state_option(parity)
     parity.set_defaults(run=run_parity)
 
-    up = commands.add_parser("up", help="start TorchServe and TF Serving as local processes")
+    up = commands.add_parser(
+        "up", help="start TorchServe, TF Serving and Prometheus: local processes or containers"
+    )
     up.add_argument(
         "--mode",
         choices=["local", "docker"],
@@ -78,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive_int,
         default=1,
-        help="server-side batching for both servers: the largest batch (default 1: off)",
+        help="server-side batching for both servers: the largest batch (default: 1, off)",
     )
     up.add_argument(
         "--batch-delay-ms",
@@ -100,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(cold, default="all")
     cold.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="export's folder")
     cold.add_argument(
-        "--repeat", type=_positive_int, default=3, help="starts per server (default 3, the least "
+        "--repeat", type=_positive_int, default=3, help="starts per server (default: 3, the least "
         "that can name a winner)",
     )  # fmt: skip
     cold.add_argument("--server-cpus", help="CPUs each server runs on (default: as `up`)")
@@ -115,33 +140,50 @@ def build_parser() -> argparse.ArgumentParser:
         "probe-bad-inputs", help="send bad inputs to all four endpoints; show who answers how"
     )
     probe.add_argument("--model", choices=list(MODELS), help="default: every model served")
-    probe.add_argument("--out", type=Path, help="JSON results (default STATE_DIR/bad-inputs.json)")
+    probe.add_argument("--out", type=Path, help="JSON results (default: STATE_DIR/bad-inputs.json)")
     _state_option(probe)
     probe.set_defaults(run=run_probe)
 
     bench = commands.add_parser("bench", help="load each target in turn; write results/<run-id>/")
-    bench.add_argument("--scenario", default="steady", help="a file in loadtest/scenarios/ "
-                       "(steady, ramp, spike, soak, poisson)")  # fmt: skip
+    bench.add_argument("--scenario", default="steady", help="a file in loadtest/scenarios/: "
+                       "steady, ramp, spike, soak, poisson or fault")  # fmt: skip
     bench.add_argument("--model", choices=MODEL_CHOICES, help="default: every model served")
-    bench.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets")
-    bench.add_argument("--duration", type=_seconds, help="one measurement window (default 30s; "
+    bench.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated, any of: {', '.join(TARGETS)} (default: all)",
+    )
+    bench.add_argument("--duration", type=_seconds, help="one measurement window (default: 30s; "
                        "soak 10m)")  # fmt: skip
-    bench.add_argument("--warmup", type=_seconds, default=5.0, help="discarded first (default 5s)")
-    bench.add_argument("--repeat", type=_positive_int, default=3, help="measurement windows")
+    bench.add_argument(
+        "--warmup", type=_seconds, default=5.0, help="load first, then discarded (default: 5s)"
+    )
+    bench.add_argument(
+        "--repeat", type=_positive_int, default=3, help="measurement windows, back to back"
+    )
     bench.add_argument("--users", type=_positive_int, default=4, help="concurrent users")
-    bench.add_argument("--rate", type=float, default=0.0, help="poisson: arrivals per second")
+    bench.add_argument("--rate", type=float, default=0.0,
+                       help="poisson: arrivals per second (needed unless --find-knee)")  # fmt: skip
     bench.add_argument("--batch", type=_positive_int, default=1, help="rows per request")
     bench.add_argument(
-        "--workers", type=int, default=0, help="Locust workers under one master (0: one process)"
-    )
+        "--workers", type=int, default=0,
+        help="Locust worker processes under one master (default: 0, a single process)",
+    )  # fmt: skip
     bench.add_argument("--loadgen-cpus", help="CPUs for Locust (default: those not the servers')")
-    bench.add_argument("--server-cpus", help="re-pin the running servers to these CPUs")
+    bench.add_argument("--server-cpus", help="CPUs both servers run on, as for `up`: the running "
+                       "local servers move there (default: where `up` put them)")  # fmt: skip
     bench.add_argument("--find-knee", action="store_true",
                        help="search the highest Poisson rate whose p99 meets --slo-ms")  # fmt: skip
-    bench.add_argument("--slo-ms", type=float, help="p99 objective (default 100 resnet18, 10 mlp)")
-    bench.add_argument("--step-seconds", type=_seconds, help="ramp/spike: step length (10s)")
-    bench.add_argument("--step-users", type=_positive_int, help="ramp: users added per step (2)")
-    bench.add_argument("--spike-users", type=_positive_int, help="spike: users at the peak (16)")
+    bench.add_argument("--slo-ms", type=float, help="p99 objective (default: 100 resnet18, 10 mlp)")
+    bench.add_argument(
+        "--step-seconds", type=_seconds, help="ramp/spike: step length (default: 10s)"
+    )
+    bench.add_argument(
+        "--step-users", type=_positive_int, help="ramp: users added per step (default: 2)"
+    )
+    bench.add_argument(
+        "--spike-users", type=_positive_int, help="spike: users at the peak (default: 16)"
+    )
     bench.add_argument(
         "--encoding",
         choices=["native", "json"],
@@ -152,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         choices=["worker", "server"],
         default="worker",
-        help="fault: kill TorchServe's worker, or the whole server in its container (worker)",
+        help="fault: kill TorchServe's worker, or the whole server in its container",
     )
     bench.add_argument(
         "--aa",
@@ -164,24 +206,36 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds_or_off,
         default=5.0,
         help="measure the load generator's ceiling first where calibration.json lacks this "
-        "run's protocols, payloads, encodings or CPUs (default 5s per case; 0: never, and no "
+        "run's protocols, payloads, encodings or CPUs (default: 5s per case; 0: never, and no "
         "verdict without it)",
     )
     bench.add_argument("--no-limits", action="store_true", help="skip the in-process limits")
     bench.add_argument(
-        "--limits-seconds", type=_seconds, default=5.0, help="in-process measurement per framework"
+        "--limits-seconds",
+        type=_seconds,
+        default=5.0,
+        help="in-process measurement per framework (default: 5s)",
     )
     bench.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     _state_option(bench)
     bench.set_defaults(run=run_bench)
 
     calibrate = commands.add_parser("calibrate", help="measure the load generator's own ceiling")
-    calibrate.add_argument("--duration", type=_seconds, default=10.0, help="per case")
-    calibrate.add_argument("--users", type=_positive_int, default=32)
+    calibrate.add_argument(
+        "--duration", type=_seconds, default=10.0, help="per case (default: 10s)"
+    )
+    calibrate.add_argument("--users", type=_positive_int, default=32, help="concurrent users")
     calibrate.add_argument("--model", choices=MODEL_CHOICES, help="default: every model")
-    calibrate.add_argument("--workers", type=int, default=0)
-    calibrate.add_argument("--loadgen-cpus", help="CPUs for Locust (default: the second half)")
-    calibrate.add_argument("--server-cpus", help="CPUs for the trivial endpoint (default: first)")
+    calibrate.add_argument(
+        "--workers", type=int, default=0, help="Locust worker processes (default: 0, one process)"
+    )
+    calibrate.add_argument(
+        "--loadgen-cpus", help="CPUs for Locust (default: those `up` leaves to the load generator)"
+    )
+    calibrate.add_argument(
+        "--server-cpus",
+        help="CPUs the trivial endpoint runs on (default: the servers' CPUs, as for `up`)",
+    )
     _state_option(calibrate)
     calibrate.set_defaults(run=run_calibrate)
 
@@ -189,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "run_dir", type=Path, nargs="?", help="a bench run folder (default: newest)"
     )
-    report.add_argument("--format", default="html,md", help="html, md, or both (default)")
+    report.add_argument(
+        "--format", default="html,md", help="html, md, or html,md (also written both)"
+    )
     report.add_argument("--results", type=Path, default=Path("results"), help="where runs live")
     report.set_defaults(run=run_report)
 
@@ -215,7 +271,7 @@ def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
         "--model",
         choices=MODEL_CHOICES,
         default=default,
-        help=f"reference model (default {default})",
+        help=f"reference model (default: {default})",
     )
 
 
@@ -224,7 +280,7 @@ def _state_option(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         type=Path,
         default=Path(".servebench"),
-        help="where the running stack is recorded (default .servebench)",
+        help="where the running stack is recorded (default: .servebench)",
     )
 
 

@@ -217,46 +217,21 @@ def demo_command(out: Path, state_dir: Path) -> int:
 
 
 def demo_summary(run_dir: Path, knee_dir: Path | None = None) -> str:
-    """Five lines: where the reports are, who served, each model's rates (and mlp's knee), and
-    the verdict."""
+    """Where the reports are, then the report's own summary: who served, each model's rates
+    (and mlp's knee), the run's grade and the verdict."""
     from servebench.report import RunData
+    from servebench.report.summary import knee_text, summary_lines
     from servebench.report.verdict import verdict
 
     data = RunData.read(run_dir)
-    implementations = data.results["implementations"]
-    served = ", ".join(f"{name}: {impl}" for name, impl in implementations.items())
     report = f"report: {run_dir / 'report.html'} (also report.md)"
+    lines = summary_lines(data.results, *verdict(data.results, data.stack, data.bad_inputs))
     if knee_dir is not None:
         report += f"; the knee: {knee_dir / 'report.html'}"
-    lines = [report, f"served by {served}"]
-    for model in ("mlp", "resnet18"):
-        rates = [
-            f"{e['target']} {(e['summary'] or {}).get('achieved_rps', {}).get('median') or 0:.0f}"
-            for e in data.results["targets"]
-            if e["model"] == model
-        ]
-        lines.append(f"{model} req/s (median): " + " | ".join(rates) + _knee_note(knee_dir, model))
-    reasons, rows = verdict(data.results, data.stack, data.bad_inputs)
-    if reasons:
-        lines.append("verdict: none, because " + "; ".join(reasons))
-    else:
-        decided = [r for r in rows if r.winner]
-        lines.append(f"verdict: {len(decided)} of {len(rows)} criteria decided; see the report")
-    return "\n".join(lines)
-
-
-def _knee_note(knee_dir: Path | None, model: str) -> str:
-    if knee_dir is None:
-        return ""
-    knees = json.loads((knee_dir / "results.json").read_text())["knee"]
-    found = [
-        f"{k['target']} {k['knee_rps']:.0f} req/s at p99 <= {k['slo_ms_p99']:g} ms"
-        if k["knee_rps"]
-        else f"{k['target']} none found"
-        for k in knees
-        if k["model"] == model
-    ]
-    return f"; knee: {', '.join(found)}" if found else ""
+        knees = json.loads((knee_dir / "results.json").read_text())["knee"]
+        after_rates = next(i for i, line in enumerate(lines) if " req/s " not in line and i)
+        lines[after_rates:after_rates] = [f"{k['model']} knee: {knee_text(k)}" for k in knees]
+    return "\n".join([report, *lines])
 
 
 def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
@@ -486,9 +461,9 @@ def calibrate_command(args) -> int:
 def report_command(run_dir: Path | None, results_root: Path, formats: str) -> int:
     from servebench import report
 
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    wanted = [f.strip() for f in formats.replace("both", "html,md").split(",") if f.strip()]
     if not wanted or set(wanted) - {"html", "md"}:
-        raise UsageError(f"--format {formats!r}: use html, md or html,md")
+        raise UsageError(f"--format {formats!r}: use html, md, or html,md (both)")
     if run_dir is None:
         run_dir = newest_run(results_root)
     elif run_dir.name == "results.json":  # the file itself, not its folder

@@ -271,22 +271,6 @@ def _locusts_for(folder: Path) -> list[int]:
     return found
 
 
-def test_locustfile_runs_directly_with_tags(stack, tmp_path):
-    stack_file = str(Path(stack["state_dir"]) / "stack.json")
-    command = [*LOCUST, "--tags", "tfserving-grpc", "--sb-stack", stack_file,
-               "--sb-model", "mlp", "--sb-users", "1", "--sb-duration", "2",
-               "--sb-request-log", str(tmp_path)]  # fmt: skip
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = [
-        line.split(",")
-        for f in tmp_path.glob("requests-*.csv")
-        for line in f.read_text().splitlines()[1:]
-    ]
-    assert rows and {row[2] for row in rows} == {"tfserving-grpc"}
-    assert {row[4] for row in rows} == {"success"}
-
-
 def test_a_wrong_answer_counts_as_a_failure(tmp_path):
     """The trivial endpoint answers 10 floats; a request for 2 rows expects 20."""
     from servebench.backends.process import free_port, spawn, stop_session, wait_until

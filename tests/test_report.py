@@ -104,3 +104,52 @@ def test_a_knee_search_is_a_table_with_its_probes():
     assert rows[0][6] == "1,500/s: p99 36.6 ms (failed); 1,251/s: p99 4 ms"
     assert warning == ("p", "Warning: mlp torchserve-rest: probe at 1500.0/s: the load "
                             "generator used 190% CPU of 200%")  # fmt: skip
+
+
+def test_the_report_leads_with_the_answer_and_ends_with_the_appendix(report_run):
+    markdown = (report_run / "report.md").read_text()
+    html = (report_run / "report.html").read_text()
+    assert html.index("<h2>Headline</h2>") < html.index("<h2>Setup</h2>")
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Headline"
+    headline = markdown.split("## Headline")[1].split("## Setup")[0]
+    assert "No verdict, because the TF Serving side was served by the servebench emulator" in (
+        headline
+    )
+    assert "To get one: `servebench up --tfserving-bin" in headline
+    assert "| target | served by | req/s | p99 ms |" in headline
+    assert "| tfserving-rest | TF Serving (emulator) |" in headline
+    assert "mlp req/s (median): torchserve-rest" in headline  # the summary demo prints
+    assert "demo-grade: 2 window(s) of 3 s per target" in headline
+    appendix = markdown.split("## Verdict")[1]
+    assert "| mlp | NaN/Inf |" in appendix and "| max abs diff |" in appendix
+    assert "| package | version |" in appendix
+    body = markdown.split("## Verdict")[0]
+    assert "| max abs diff |" not in body and "| mlp | NaN/Inf |" not in body
+
+
+def test_every_table_names_the_emulator(report_run):
+    markdown = (report_run / "report.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert any("TF Serving (emulator)" in row for row in rows)
+    assert not any("| TF Serving |" in row for row in rows)
+
+
+def test_a_wide_interval_is_clamped_and_marked_weak():
+    from servebench.report.sections import WEAK_NOTE, _ci, with_weak_note
+
+    wide = {"median": 0.99, "ci95": {"low": -2.1, "high": 4.26}}
+    assert _ci(wide) == "0.99 [0, 4.26] (weak)"
+    narrow = {"median": 100.0, "ci95": {"low": 90.0, "high": 110.0}}
+    assert _ci(narrow) == "100 [90, 110]"
+    assert with_weak_note([("table", ["x"], [[_ci(narrow)]])]) == [
+        ("table", ["x"], [["100 [90, 110]"]])
+    ]
+    assert with_weak_note([("table", ["x"], [[_ci(wide)]])])[-1] == ("p", WEAK_NOTE)
+
+
+def test_plot_legends_name_the_implementation():
+    from servebench.report.plots import legend
+
+    entry = {"target": "tfserving-rest", "implementation": "tfserving-emulator"}
+    assert legend(entry) == "tfserving-rest (tfserving-emulator)"

@@ -206,20 +206,27 @@ class TFServingGrpcUser(_GrpcUser):
 
 
 def select_targets(environment) -> None:
-    """Keep the user classes --sb-target names (or, without it, those --tags left tasks to)."""
+    """Keep the user classes --sb-target names or, without it, those whose target --tags names.
+
+    Locust filters tasks by tag only when the test starts, after this: a class left without a
+    task would then be spawned anyway and crash, so the classes are chosen here."""
     options = environment.parsed_options
     wanted = {name.strip() for name in options.sb_target.split(",") if name.strip()}
+    excluded = set(getattr(options, "exclude_tags", None) or ())
+    if not wanted:
+        wanted = set(getattr(options, "tags", None) or ())
     stack = read_stack(options.sb_stack)
     kept = []
     for user_class in environment.user_classes:
-        if (wanted and user_class.target not in wanted) or not user_class.tasks:
+        if (wanted and user_class.target not in wanted) or user_class.target in excluded:
             continue
         server, protocol = user_class.target.split("-")
         if protocol == "rest":
             user_class.host = stack["backends"][server]["endpoints"]["rest"]
         kept.append(user_class)
     if not kept:
-        raise SystemExit(f"no user class left for --sb-target {options.sb_target!r}")
+        known = ", ".join(user_class.target for user_class in environment.user_classes)
+        raise SystemExit(f"--sb-target or --tags names none of the targets ({known})")
     environment.user_classes[:] = kept
 
 

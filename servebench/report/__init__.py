@@ -9,9 +9,10 @@ from pathlib import Path
 
 from servebench.errors import UsageError
 from servebench.report import plots
-from servebench.report.verdict import Finding, verdict
+from servebench.report.verdict import Finding, remedies, verdict
 
 SECTIONS = (
+    "Headline",
     "Setup",
     "Same model",
     "Per-target results",
@@ -21,6 +22,9 @@ SECTIONS = (
     "Where the time goes",
     "Deployment facts",
     "Verdict",
+    "Appendix: versions and configuration",
+    "Appendix: every parity comparison",
+    "Appendix: the bad-input matrix",
 )
 
 
@@ -77,8 +81,12 @@ class Report:
 
 def build(data: RunData) -> Report:
     from servebench.report.sections import (
+        bad_input_appendix,
+        config_appendix,
         deployment_section,
+        headline_section,
         knee_section,
+        parity_appendix,
         parity_section,
         phases_section,
         plots_section,
@@ -106,6 +114,7 @@ def build(data: RunData) -> Report:
     if not data.results.get("complete"):
         banner.append("This run did not complete (interrupted or failed): figures are partial.")
     sections = {
+        "Headline": headline_section(data, reasons, rows, remedies(data.results)),
         "Setup": setup_section(data),
         "Same model": parity_section(data),
         "Per-target results": targets_section(data),
@@ -115,6 +124,9 @@ def build(data: RunData) -> Report:
         "Where the time goes": time_section(data),
         "Deployment facts": deployment_section(data),
         "Verdict": verdict_section(reasons, rows, aa),
+        "Appendix: versions and configuration": config_appendix(data),
+        "Appendix: every parity comparison": parity_appendix(data),
+        "Appendix: the bad-input matrix": bad_input_appendix(data),
     }
     title = f"servebench report: {data.results['scenario']} run {data.run_dir.name}"
     return Report(title, banner, sections, reasons, rows)

@@ -25,7 +25,8 @@ STYLE = {
 def _finish(figure, axis, **labels) -> str:
     """Axis labels, a legend, and the figure as a PNG data URI."""
     axis.set(**labels)
-    axis.legend(fontsize=7)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=7)
     return _png(figure)
 
 
@@ -37,22 +38,32 @@ def _png(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def legend(entry: dict) -> str:
+    """A target and what served it: "tfserving-rest (tfserving-emulator)"."""
+    return f"{entry['target']} ({entry.get('implementation', 'unknown')})"
+
+
 def latency_vs_load(results: dict, model: str) -> str:
-    """p50 and p99 against offered load: one point per window (and per knee probe)."""
+    """p50 and p99 of each window as points, unjoined: windows of one load level are repeats,
+    not a curve. The knee probes, at rates set on purpose, are the latency-throughput curve."""
     figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    knees = [k for k in results.get("knee", []) if k["model"] == model]
+    closed_loop = not results["params"].get("rate") and not knees
     for entry in (t for t in results["targets"] if t["model"] == model):
-        reps = sorted(entry["repetitions"], key=lambda r: r["offered_rps"])
-        offered = [r["offered_rps"] for r in reps]
-        for quantile, marker, alpha in (("p99", "o", 1.0), ("p50", ".", 0.5)):
+        color = STYLE[entry["target"]][:2]
+        marker = "o" if entry["target"].endswith("rest") else "^"
+        for quantile, size, alpha in (("p99", 7, 1.0), ("p50", 4, 0.5)):
             axis.plot(
-                offered,
-                [r["latency_ms"][quantile] for r in reps],
-                STYLE[entry["target"]],
+                [r["offered_rps"] for r in entry["repetitions"]],
+                [r["latency_ms"][quantile] for r in entry["repetitions"]],
+                color=color,
+                linestyle="none",
                 marker=marker,
+                markersize=size,
                 alpha=alpha,
-                label=f"{entry['target']} {quantile}",
+                label=f"{legend(entry)} {quantile}, per window",
             )
-    for knee in (k for k in results.get("knee", []) if k["model"] == model):
+    for knee in knees:
         probes = sorted(
             (p for p in knee["probes"] if p["p99_ms"] is not None), key=lambda p: p["rate"]
         )
@@ -61,15 +72,16 @@ def latency_vs_load(results: dict, model: str) -> str:
             [p["p99_ms"] for p in probes],
             STYLE[knee["target"]],
             marker="s",
-            label=f"{knee['target']} knee probes p99",
+            label=f"{legend(knee)} p99 by Poisson rate (knee probes)",
         )
+    load = "sustained by the users (closed loop)" if closed_loop else "offered"
     return _finish(
         figure,
         axis,
-        xlabel="offered load (req/s)",
+        xlabel=f"load {load} (req/s)",
         ylabel="latency (ms)",
         yscale="log",
-        title=f"{model}: latency vs offered load",
+        title=f"{model}: latency vs load",
     )
 
 
@@ -85,7 +97,7 @@ def latency_cdf(results: dict, run_dir: Path, model: str) -> str:
                 millis,
                 np.arange(1, millis.size + 1) / millis.size,
                 STYLE[entry["target"]],
-                label=entry["target"],
+                label=legend(entry),
             )
     return _finish(
         figure,
@@ -106,7 +118,7 @@ def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
         seconds = np.floor(log.end[log.success] - log.end.min())
         bins = np.arange(0, seconds.max() + 2) if seconds.size else np.arange(2)
         counts, _ = np.histogram(seconds, bins=bins)
-        axis.plot(bins[:-1], counts, STYLE[entry["target"]], label=entry["target"])
+        axis.plot(bins[:-1], counts, STYLE[entry["target"]], label=legend(entry))
     return _finish(
         figure,
         axis,

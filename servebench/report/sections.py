@@ -4,7 +4,15 @@
 from __future__ import annotations
 
 from servebench.report import plots
-from servebench.report.verdict import NAMES, Finding
+from servebench.report.verdict import NAMES, Finding, server_names
+
+WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
+WEAK_MARK = " (weak)"
+WEAK_NOTE = (
+    "(weak): the 95% interval is wider than +-25% of the median, so the windows were too short "
+    "or too few to lean on this figure; measure longer, e.g. `servebench bench --duration 30s "
+    "--repeat 5`."
+)
 
 
 def _num(value, digits: int = 3) -> str:
@@ -16,13 +24,78 @@ def _num(value, digits: int = 3) -> str:
 
 
 def _ci(summary_item: dict | None) -> str:
+    """The median, its 95% interval clamped to what is possible (every figure here is
+    non-negative), and a mark when the interval is too wide to lean on."""
     if not summary_item or summary_item.get("median") is None:
         return "--"
-    text = _num(summary_item["median"])
+    median = summary_item["median"]
+    text = _num(median)
     ci = summary_item.get("ci95")
-    if ci:  # every figure here is non-negative: a t-interval's negative end is shown as 0
+    if ci:
         text += f" [{_num(max(ci['low'], 0.0))}, {_num(ci['high'])}]"
+        if is_weak(median, ci):
+            text += WEAK_MARK
     return text
+
+
+def is_weak(median: float, ci: dict) -> bool:
+    """Whether an interval is wider than WEAK_SPREAD of its median on either side."""
+    half_width = (ci["high"] - ci["low"]) / 2
+    return half_width > WEAK_SPREAD * abs(median)
+
+
+def with_weak_note(blocks: list) -> list:
+    """The blocks, plus what "(weak)" means when a table carries the mark."""
+    marked = any(
+        WEAK_MARK in str(cell) for b in blocks if b[0] == "table" for row in b[2] for cell in row
+    )
+    return blocks + [("p", WEAK_NOTE)] if marked else blocks
+
+
+def headline_section(data, reasons: list[str], rows: list[Finding], fixes: list[str]) -> list:
+    """The answer first: the verdict (or why there is none and what would give one), each
+    model's rates, and the summary `demo` prints."""
+    from servebench.report.summary import summary_lines
+
+    if reasons and not data.results.get("aa"):
+        blocks = [("p", "No verdict, because " + "; ".join(reasons) + ".")]
+        blocks += [("p", f"To get one: {fix}.") for fix in dict.fromkeys(fixes)]
+    else:
+        decided = [[f.criterion, f.scope, NAMES.get(f.winner, "none"), f.text] for f in rows]
+        blocks = [("table", ["criterion", "scope", "winner", "finding"], decided)]
+    names = server_names(data.results.get("implementations", {}))
+    knees = {(k["model"], k["target"]): k for k in data.results.get("knee", [])}
+    for model in data.models:
+        table = [
+            [
+                e["target"],
+                names[e["server"]],
+                _ci((e.get("summary") or {}).get("achieved_rps")),
+                _ci((e.get("summary") or {}).get("latency_ms_p99")),
+            ]
+            for e in data.results["targets"]
+            if e["model"] == model
+        ]
+        head = ["target", "served by", "req/s", "p99 ms"]
+        if knees:
+            head.append("knee req/s")
+            table = [row + [_knee_cell(knees.get((model, row[0])))] for row in table]
+            table += [
+                [k["target"], names[k["target"].split("-")[0]], "--", "--", _knee_cell(k)]
+                for (m, target), k in knees.items()
+                if m == model and not any(row[0] == target for row in table)
+            ]
+        blocks += [("p", f"{model}:"), ("table", head, table)]
+    lines = summary_lines(data.results, reasons, rows)
+    return with_weak_note(blocks + [("pre", "\n".join(lines))])
+
+
+def _knee_cell(knee: dict | None) -> str:
+    if knee is None:
+        return "not searched"
+    if not knee["knee_rps"]:
+        return f"none at p99 <= {_num(knee['slo_ms_p99'])} ms"
+    return f"{_num(knee['knee_rps'])} at p99 <= {_num(knee['slo_ms_p99'])} ms"
 
 
 def setup_section(data) -> list:
@@ -44,20 +117,24 @@ def setup_section(data) -> list:
         for name, impl in data.results["implementations"].items()
     ]
     blocks.append(("table", ["backend", "implementation", "kind"], rows))
-    packages = manifest.get("packages", {})
-    blocks.append(
-        (
-            "table",
-            ["package", "version"],
-            [[k, str(v)] for k, v in packages.items()]
-            + [["python", manifest.get("python", "?")], ["git", manifest.get("git_sha", "?")[:12]]],
-        )
-    )
     model_rows = [
         [name, a["weights_sha256"][:16] + "...", str(a["input"]["shape"]), str(a["max_batch"])]
         for name, a in data.artifacts.items()
     ]
     blocks.append(("table", ["model", "weights sha256", "input shape", "max batch"], model_rows))
+    blocks.append(("p", "Package versions and the servers' configurations: see the appendix."))
+    return blocks
+
+
+def config_appendix(data) -> list:
+    """Package versions and each server's configuration file, as the run used them."""
+    manifest = data.manifest
+    packages = [[k, str(v)] for k, v in manifest.get("packages", {}).items()]
+    packages += [
+        ["python", manifest.get("python", "?")],
+        ["git", manifest.get("git_sha", "?")[:12]],
+    ]
+    blocks = [("table", ["package", "version"], packages)]
     for name, text in manifest.get("server_configs", {}).items():
         blocks.append(("p", f"{name} configuration:"))
         blocks.append(("pre", text.strip()))
@@ -65,6 +142,28 @@ def setup_section(data) -> list:
 
 
 def parity_section(data) -> list:
+    """One line: how many comparisons, whether all passed, the largest difference."""
+    parity = data.results.get("parity") or {}
+    cases = parity.get("in_process", []) + parity.get("endpoints", [])
+    if not cases:
+        return [("p", "No parity results were recorded with this run.")]
+    failed = [
+        f"{c['candidate']} ({c['model']}, batch {c['batch']})" for c in cases if not c["passed"]
+    ]
+    largest = max(c["max_abs_diff"] for c in cases)
+    verdict = "all within" if not failed else f"{len(failed)} FAILED ({', '.join(failed)}) of"
+    return [
+        (
+            "p",
+            f"The same inputs (batch 1 and 8) through in-process PyTorch (the reference), the "
+            f"exported artifacts and every endpoint: {len(cases)} comparisons, {verdict} the "
+            f"1e-4 tolerance; the largest absolute difference {largest:.2e}. Every comparison "
+            "is in the appendix.",
+        )
+    ]
+
+
+def parity_appendix(data) -> list:
     parity = data.results.get("parity") or {}
     rows = [
         [
@@ -78,14 +177,7 @@ def parity_section(data) -> list:
     ]
     if not rows:
         return [("p", "No parity results were recorded with this run.")]
-    return [
-        (
-            "p",
-            "The same inputs (batch 1 and 8) through in-process PyTorch (the reference), the "
-            "exported artifacts and every endpoint; tolerance 1e-4 max absolute difference.",
-        ),
-        ("table", ["model", "compared with torch", "batch", "max abs diff", "ok"], rows),
-    ]
+    return [("table", ["model", "compared with torch", "batch", "max abs diff", "ok"], rows)]
 
 
 def _bytes(entry: dict) -> str:
@@ -139,6 +231,7 @@ def targets_section(data) -> list:
         ),
         ("table", head, rows),
     ]
+    blocks = with_weak_note(blocks)
     warnings = data.results.get("warnings", []) + [
         f"{e['model']} {e['target']}: {w}" for e in data.results["targets"] for w in e["warnings"]
     ]
@@ -308,7 +401,7 @@ def time_section(data) -> list:
         for model, frameworks in data.results.get("in_process", {}).items()
         for framework, figures in frameworks.items()
     ]  # fmt: skip
-    return [
+    blocks = [
         (
             "p",
             "Client latency (mean, last window) against the server's own account of the same "
@@ -323,6 +416,7 @@ def time_section(data) -> list:
         ),
         ("table", ["model", "framework", "what was called", "callers", "req/s", "p50 ms"], limits),
     ]
+    return with_weak_note(blocks)
 
 
 def _cold_starts(record: dict | None) -> list:
@@ -343,6 +437,7 @@ def _cold_starts(record: dict | None) -> list:
 
 
 def deployment_section(data) -> list:
+    names = server_names(data.results.get("implementations", {}))
     blocks = []
     if data.stack:
         rows = [
@@ -369,7 +464,7 @@ def deployment_section(data) -> list:
         ]
         loaded = [v for v in loaded if v is not None]
         memory.append(
-            [NAMES[server], _num(idle.get(server)), _num(max(loaded) if loaded else None)]
+            [names[server], _num(idle.get(server)), _num(max(loaded) if loaded else None)]
         )
     blocks.append(("table", ["server", "RSS at idle MB", "RSS under load MB (max)"], memory))
     sizes = [
@@ -381,12 +476,12 @@ def deployment_section(data) -> list:
         for model, a in data.artifacts.items()
     ]
     blocks.append(("table", ["model", ".mar MB", "SavedModel MB"], sizes))
-    blocks += _rest_vs_grpc(data)
-    blocks += _bad_inputs(data)
+    blocks += _rest_vs_grpc(data, names)
+    blocks += _bad_input_summary(data)
     return blocks
 
 
-def _rest_vs_grpc(data) -> list:
+def _rest_vs_grpc(data, names: dict[str, str]) -> list:
     by_key = {(e["model"], e["server"], e["protocol"]): e for e in data.results["targets"]}
     rows = []
     for (model, server, protocol), entry in sorted(by_key.items()):
@@ -405,7 +500,7 @@ def _rest_vs_grpc(data) -> list:
         rows.append(
             [
                 model,
-                NAMES[server],
+                names[server],
                 f"{_num(rest_p50)} / {_num(grpc_p50)}",
                 f"{_num(rest_rps)} / {_num(grpc_rps)}",
             ]
@@ -418,15 +513,25 @@ def _rest_vs_grpc(data) -> list:
     ]
 
 
-def _bad_inputs(data) -> list:
+NO_BAD_INPUTS = (
+    "No bad-input matrix was recorded; run `servebench probe-bad-inputs` before `bench`."
+)
+
+
+def _bad_input_summary(data) -> list:
     if not data.bad_inputs:
-        return [
-            (
-                "p",
-                "No bad-input matrix was recorded; run `servebench probe-bad-inputs` "
-                "before `bench`.",
-            )
-        ]
+        return [("p", NO_BAD_INPUTS)]
+    results = data.bad_inputs["results"]
+    broken = [f"{r['model']} {r['case']} on {r['target']}" for r in results if r.get("problem")]
+    cases = len({(r["model"], r["case"]) for r in results})
+    text = f"Bad input: {cases} cases on {len({r['target'] for r in results})} endpoints"
+    text += f"; broken contracts: {', '.join(broken)}" if broken else "; no broken contract"
+    return [("p", text + ". The whole matrix is in the appendix.")]
+
+
+def bad_input_appendix(data) -> list:
+    if not data.bad_inputs:
+        return [("p", NO_BAD_INPUTS)]
     results = data.bad_inputs["results"]
     targets = sorted(
         {r["target"] for r in results},
@@ -461,6 +566,10 @@ def verdict_section(reasons: list[str], rows: list[Finding], aa: dict | None = N
                            + "; ".join(reasons) + "."))  # fmt: skip
     elif reasons:
         blocks.append(("p", "No winner is named in this report: " + "; ".join(reasons) + "."))
+        criteria = ", ".join(dict.fromkeys(f.criterion for f in rows))
+        scopes = len({f.scope for f in rows})
+        text = f"Withheld on all {len(rows)} findings ({criteria}; {scopes} scopes)."
+        return blocks + [("p", text)]
     blocks.append(
         (
             "table",

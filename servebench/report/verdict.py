@@ -26,17 +26,45 @@ class Finding:
     text: str
 
 
+def server_names(implementations: dict) -> dict[str, str]:
+    """Display names that say when a side was the emulator: "TF Serving (emulator)"."""
+    return {
+        side: name + (" (emulator)" if "emulator" in implementations.get(side, "") else "")
+        for side, name in NAMES.items()
+    }
+
+
+REAL_TF_SERVING = (
+    "`servebench up --tfserving-bin /path/to/tensorflow_model_server` (or `docker compose "
+    "--profile bench run --rm bench` where the official tensorflow/serving image can be pulled), "
+    "then `servebench bench`"
+)
+
+
 def blockers(results: dict) -> list[str]:
     """Why no winner may be named, if any reason applies to the whole run."""
+    return [reason for reason, _ in _blocking(results)]
+
+
+def remedies(results: dict) -> list[str]:
+    """For each reason of `blockers`, the command that would lift it."""
+    return [remedy for _, remedy in _blocking(results)]
+
+
+def _blocking(results: dict) -> list[tuple[str, str]]:
+    """(reason, the command that lifts it) for every reason no winner may be named."""
     reasons = []
     emulated = [
         name for name, impl in results.get("implementations", {}).items() if "emulator" in impl
     ]
     if emulated or not results.get("verdict_allowed", False):
         reasons.append(
-            "the TF Serving side was served by the servebench emulator, not TF Serving"
-            if emulated
-            else "a backend was not the real server"
+            (
+                "the TF Serving side was served by the servebench emulator, not TF Serving"
+                if emulated
+                else "a backend was not the real server",
+                REAL_TF_SERVING,
+            )
         )
     measured = results.get("targets", []) + results.get("knee", [])
     near = [
@@ -45,11 +73,20 @@ def blockers(results: dict) -> list[str]:
         if any("ceiling" in w or "bottleneck" in w for w in t.get("warnings", []))
     ]
     if near:
-        reasons.append(f"the load generator was near its ceiling for {', '.join(near)}")
+        reasons.append(
+            (
+                f"the load generator was near its ceiling for {', '.join(near)}",
+                "`servebench bench` with fewer `--users` or a lower `--rate`, or more Locust "
+                "CPUs (`--loadgen-cpus`, `--workers`)",
+            )
+        )
     if results.get("calibration") is None:
         reasons.append(
-            "the load generator's ceiling was never measured (`servebench calibrate`), so it "
-            "cannot be ruled out as the bottleneck"
+            (
+                "the load generator's ceiling was never measured (`servebench calibrate`), so "
+                "it cannot be ruled out as the bottleneck",
+                "`servebench calibrate`, or `servebench bench` without `--calibrate-seconds 0`",
+            )
         )
     broken = [
         f"{case['candidate']} ({case['model']}, batch {case['batch']})"
@@ -58,8 +95,12 @@ def blockers(results: dict) -> list[str]:
     ]
     if broken:
         reasons.append(
-            f"endpoint parity failed for {', '.join(broken)}: the servers did not compute the "
-            "same function"
+            (
+                f"endpoint parity failed for {', '.join(broken)}: the servers did not compute "
+                "the same function",
+                "`servebench export` again, restart with `servebench down && servebench up`, "
+                "and check `servebench parity --endpoints`",
+            )
         )
     return reasons
 
@@ -124,6 +165,7 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     are the two servers, or in an A/A run the two arms of the one target."""
     aa = bool(results.get("aa"))
     sides = ARMS if aa else SERVERS
+    names = server_names(results.get("implementations", {}))
     rows = []
     by_key = {
         (t["model"], t["arm"] if aa else t["server"], t["protocol"]): t
@@ -132,7 +174,9 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     scopes = sorted({(model, protocol) for model, _, protocol in by_key})
     for model, protocol in scopes:
         pair = {side: by_key.get((model, side, protocol)) for side in sides}
-        scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}" + _encodings(pair)
+        scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}" + _encodings(
+            pair, names
+        )
         if aa:
             scope += f", A/A of {results['aa']['target']}"
         rows += _speed_findings(scope, pair, sides)
@@ -181,7 +225,7 @@ def _speed_findings(scope: str, pair: dict, sides: tuple[str, str]) -> list[Find
     ]
 
 
-def _encodings(pair: dict) -> str:
+def _encodings(pair: dict, names: dict[str, str]) -> str:
     """What each side sent, beside every claim: raw float32 against JSON is a comparison of
     encodings as much as of servers."""
     used = {side: (entry or {}).get("encoding") for side, entry in pair.items()}
@@ -189,7 +233,7 @@ def _encodings(pair: dict) -> str:
         return ""
     if len(set(used.values())) == 1:
         return f" ({next(iter(used.values()))}, both)"
-    return " (" + ", ".join(f"{NAMES[side]} {encoding}" for side, encoding in used.items()) + ")"
+    return " (" + ", ".join(f"{names[side]} {encoding}" for side, encoding in used.items()) + ")"
 
 
 def _over_error_budget(pair: dict) -> str | None:
