@@ -35,9 +35,10 @@ def test_corrupt_weights_file(tmp_path):
     assert_one_line_error(result, "cannot read", "torch.save(model.state_dict(), path)")
 
 
-def test_a_text_file_as_weights(tmp_path):
+@pytest.mark.parametrize("text", ["hello\n", "vm\n"])  # "v" is also a pickle opcode
+def test_a_text_file_as_weights(tmp_path, text):
     weights = tmp_path / "some.txt"
-    weights.write_text("hello\n")
+    weights.write_text(text)
     result = run_cli("export", "--model", "mlp", "--weights", str(weights), "--out", str(tmp_path))
     assert_one_line_error(result, "it is not a file that torch.save wrote")
 

@@ -55,6 +55,11 @@ def _read_state_file(path: Path) -> StateDict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
+        if not _written_by_torch_save(path):
+            raise UsageError(
+                f"cannot read {path} as a PyTorch state_dict (it is not a file that torch.save "
+                "wrote); save one with torch.save(model.state_dict(), path)"
+            ) from None
         raise UsageError(
             f"{path} holds pickled Python objects, not only tensors (a whole nn.Module?), which "
             "servebench does not unpickle; save model.state_dict() with torch.save instead"
@@ -76,6 +81,12 @@ def _read_state_file(path: Path) -> StateDict:
             "save one with torch.save(model.state_dict(), path)"
         )
     return state
+
+
+def _written_by_torch_save(path: Path) -> bool:
+    """torch.save writes a zip, or (legacy format) a pickle, whose first byte is PROTO."""
+    with path.open("rb") as file:
+        return zipfile.is_zipfile(file) or file.read(1) == pickle.PROTO
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
