@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import os
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from servebench.clients import TARGETS
+from servebench.commands import BenchOptions
 from servebench.errors import CheckFailed, UsageError
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
 
@@ -43,7 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="servebench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"servebench {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _export_parser(commands)
+    _parity_parser(commands)
+    _up_parser(commands)
+    _cold_start_parser(commands)
+    _probe_bad_inputs_parser(commands)
+    _bench_parser(commands)
+    _calibrate_parser(commands)
+    _report_parser(commands)
+    _validate_parser(commands)
+    _down_parser(commands)
+    _demo_parser(commands)
+    return parser
 
+
+def _export_parser(commands) -> None:
     export = commands.add_parser("export", help="build the TorchServe .mar and TF SavedModel")
     _model_option(export, default="resnet18")
     export.add_argument("--weights", type=Path, help="a PyTorch state_dict for the same topology")
@@ -60,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BATCH,
         help="largest batch one request may carry (both servers reject more)",
     )
-    export.set_defaults(run=run_export)
 
+
+def _parity_parser(commands) -> None:
     parity = commands.add_parser("parity", help="same inputs through torch and TF, in-process")
     _model_option(parity, default="resnet18")
     parity.add_argument(
@@ -76,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="through all four endpoints of the running stack instead of in-process",
     )
     _state_option(parity)
-    parity.set_defaults(run=run_parity)
 
+
+def _up_parser(commands) -> None:
     up = commands.add_parser(
         "up", help="start TorchServe, TF Serving and Prometheus: local processes or containers"
     )
@@ -117,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tensorflow_model_server binary (default: one on PATH, else the emulator)",
     )
     _state_option(up)
-    up.set_defaults(run=run_up)
 
+
+def _cold_start_parser(commands) -> None:
     cold = commands.add_parser(
         "cold-start", help="start each server alone, repeatedly, and time it to ready"
     )
@@ -134,39 +156,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cold.add_argument("--tfserving-bin", type=Path, help="as for `up`")
     _state_option(cold)
-    cold.set_defaults(run=run_cold_start)
 
+
+def _probe_bad_inputs_parser(commands) -> None:
     probe = commands.add_parser(
         "probe-bad-inputs", help="send bad inputs to all four endpoints; show who answers how"
     )
     probe.add_argument("--model", choices=list(MODELS), help="default: every model served")
     probe.add_argument("--out", type=Path, help="JSON results (default: STATE_DIR/bad-inputs.json)")
     _state_option(probe)
-    probe.set_defaults(run=run_probe)
 
+
+def _bench_parser(commands) -> None:
     bench = commands.add_parser("bench", help="load each target in turn; write results/<run-id>/")
-    bench.add_argument("--scenario", default="steady", help="a file in loadtest/scenarios/: "
+    bench.set_defaults(**dataclasses.asdict(BenchOptions()))  # one place for the defaults
+    bench.add_argument("--scenario", help="a file in loadtest/scenarios/: "
                        "steady, ramp, spike, soak, poisson or fault")  # fmt: skip
     bench.add_argument("--model", choices=MODEL_CHOICES, help="default: every model served")
     bench.add_argument(
         "--targets",
-        default=",".join(TARGETS),
         help=f"comma-separated, any of: {', '.join(TARGETS)} (default: all)",
     )
     bench.add_argument("--duration", type=_seconds, help="one measurement window (default: 30s; "
                        "soak 10m)")  # fmt: skip
-    bench.add_argument(
-        "--warmup", type=_seconds, default=5.0, help="load first, then discarded (default: 5s)"
-    )
-    bench.add_argument(
-        "--repeat", type=_positive_int, default=3, help="measurement windows, back to back"
-    )
-    bench.add_argument("--users", type=_positive_int, default=4, help="concurrent users")
-    bench.add_argument("--rate", type=float, default=0.0,
+    bench.add_argument("--warmup", type=_seconds, help="load first, then discarded (default: 5s)")
+    bench.add_argument("--repeat", type=_positive_int, help="measurement windows, back to back")
+    bench.add_argument("--users", type=_positive_int, help="concurrent users")
+    bench.add_argument("--rate", type=float,
                        help="poisson: arrivals per second (needed unless --find-knee)")  # fmt: skip
-    bench.add_argument("--batch", type=_positive_int, default=1, help="rows per request")
+    bench.add_argument("--batch", type=_positive_int, help="rows per request")
     bench.add_argument(
-        "--workers", type=int, default=0,
+        "--workers", type=int,
         help="Locust worker processes under one master (default: 0, a single process)",
     )  # fmt: skip
     bench.add_argument("--loadgen-cpus", help="CPUs for Locust (default: those not the servers')")
@@ -187,13 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--encoding",
         choices=["native", "json"],
-        default="native",
         help="REST bodies: each server's native best (TorchServe raw float32), or JSON on both",
     )
     bench.add_argument(
         "--fault",
         choices=["worker", "server"],
-        default="worker",
         help="fault: kill TorchServe's worker, or the whole server in its container",
     )
     bench.add_argument(
@@ -204,7 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--calibrate-seconds",
         type=_seconds_or_off,
-        default=5.0,
         help="measure the load generator's ceiling first where calibration.json lacks this "
         "run's protocols, payloads, encodings or CPUs (default: 5s per case; 0: never, and no "
         "verdict without it)",
@@ -213,13 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--limits-seconds",
         type=_seconds,
-        default=5.0,
         help="in-process measurement per framework (default: 5s)",
     )
-    bench.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    bench.add_argument("--out", type=Path, help="results folder")
     _state_option(bench)
-    bench.set_defaults(run=run_bench)
 
+
+def _calibrate_parser(commands) -> None:
     calibrate = commands.add_parser("calibrate", help="measure the load generator's own ceiling")
     calibrate.add_argument(
         "--duration", type=_seconds, default=10.0, help="per case (default: 10s)"
@@ -237,33 +254,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPUs the trivial endpoint runs on (default: the servers' CPUs, as for `up`)",
     )
     _state_option(calibrate)
-    calibrate.set_defaults(run=run_calibrate)
 
+
+def _report_parser(commands) -> None:
     report = commands.add_parser("report", help="results/<run-id>/ -> report.html and report.md")
     report.add_argument(
         "run_dir", type=Path, nargs="?", help="a bench run folder (default: newest)"
     )
     report.add_argument(
-        "--format", default="html,md", help="html, md, or html,md (also written both)"
+        "--format",
+        dest="formats",
+        metavar="FORMAT",
+        default="html,md",
+        help="html, md, or html,md (also written both)",
     )
     report.add_argument("--results", type=Path, default=Path("results"), help="where runs live")
-    report.set_defaults(run=run_report)
 
+
+def _validate_parser(commands) -> None:
     validate = commands.add_parser("validate", help="offline checks of compose, k8s, Dockerfiles")
     validate.add_argument("--root", type=Path, help="a servebench checkout (default: this one)")
-    validate.set_defaults(run=run_validate)
 
+
+def _down_parser(commands) -> None:
     down = commands.add_parser("down", help="stop everything `up` started")
     _state_option(down)
-    down.set_defaults(run=run_down)
 
+
+def _demo_parser(commands) -> None:
     demo = commands.add_parser(
         "demo", help="the main job end to end: export, up, parity, probe, bench, report, down"
     )
     demo.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
     _state_option(demo)
-    demo.set_defaults(run=run_demo)
-    return parser
 
 
 def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
@@ -321,93 +344,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def run_export(args: argparse.Namespace) -> int:
-    from servebench.commands import export_command
-
-    return export_command(args.model, args.out, args.weights, args.seed, args.max_batch)
-
-
-def run_parity(args: argparse.Namespace) -> int:
-    from servebench.commands import endpoint_parity_command, parity_command
-
-    if args.endpoints:
-        return endpoint_parity_command(args.state_dir)
-    return parity_command(args.model, args.artifacts)
-
-
-def run_up(args: argparse.Namespace) -> int:
-    from servebench.commands import up_command
-
-    budget = {
-        "server_cpus": args.server_cpus,
-        "server_threads": args.server_threads,
-        "batch_size": args.batch_size,
-        "batch_delay_ms": args.batch_delay_ms if args.batch_size > 1 else 0,
-    }
-    return up_command(
-        args.model, args.artifacts, args.state_dir, budget, args.tfserving_bin, args.mode
-    )
-
-
-def run_cold_start(args: argparse.Namespace) -> int:
-    from servebench.commands import cold_start_command
-
-    return cold_start_command(args)
-
-
-def run_probe(args: argparse.Namespace) -> int:
-    from servebench.commands import probe_command
-
-    return probe_command(args.model, args.state_dir, args.out)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from servebench.commands import bench_command
-
-    return bench_command(args)
-
-
-def run_calibrate(args: argparse.Namespace) -> int:
-    from servebench.commands import calibrate_command
-
-    return calibrate_command(args)
-
-
-def run_report(args: argparse.Namespace) -> int:
-    from servebench.commands import report_command
-
-    return report_command(args.run_dir, args.results, args.format)
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    from servebench.commands import validate_command
-
-    return validate_command(args.root)
-
-
-def run_down(args: argparse.Namespace) -> int:
-    from servebench.commands import down_command
-
-    return down_command(args.state_dir)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from servebench.commands import demo_command
-
-    return demo_command(args.out, args.state_dir)
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides output
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        function = command_function(args.command)
+        return function(**command_arguments(function, args))
     except (UsageError, CheckFailed) as exc:
         print(f"servebench {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"servebench {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def command_function(command: str) -> Callable[..., int]:
+    """`cold-start` -> commands.cold_start_command (imported only now: it is what runs)."""
+    from servebench import commands
+
+    return getattr(commands, command.replace("-", "_") + "_command")
+
+
+def command_arguments(function: Callable[..., int], args: argparse.Namespace) -> dict:
+    """The function's parameters from the parsed options of the same names; a dataclass
+    parameter is built from the options named like its fields."""
+    hints = typing.get_type_hints(function)
+    arguments = {}
+    for name in inspect.signature(function).parameters:
+        hint = hints.get(name)
+        if dataclasses.is_dataclass(hint):
+            fields = dataclasses.fields(hint)
+            arguments[name] = hint(**{field.name: getattr(args, field.name) for field in fields})
+        else:
+            arguments[name] = getattr(args, name)
+    return arguments
 
 
 if __name__ == "__main__":

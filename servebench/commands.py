@@ -1,15 +1,18 @@
-"""What each CLI subcommand does, apart from parsing its arguments."""
+"""What each CLI subcommand does, apart from parsing its arguments: `servebench X-Y` runs
+`X_Y_command`, whose parameters are named like the options (`cli.py` passes them by name)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from servebench import cpus
+from servebench.clients import TARGETS
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
-from servebench.models import select_models
+from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, select_models
 from servebench.stack import (
     down,
     load_stack,
@@ -40,9 +43,14 @@ def export_command(model: str, out: Path, weights: Path | None, seed: int, max_b
     return _report_parity(cases)
 
 
-def parity_command(model: str, artifacts: Path) -> int:
+def parity_command(
+    model: str, artifacts: Path, endpoints: bool = False, state_dir: Path = Path(".servebench")
+) -> int:
+    """In-process parity of the artifacts, or with ``endpoints`` through the running stack."""
     from servebench.export.exporter import artifact_parity
 
+    if endpoints:
+        return endpoint_parity_command(state_dir)
     layout = ArtifactLayout(artifacts)
     cases = [case for spec in select_models(model) for case in artifact_parity(spec, layout)]
     return _report_parity(cases)
@@ -63,22 +71,30 @@ def server_budget(server_cpus: str | None, server_threads: int | None) -> dict:
     return {"server_cpus": chosen, "server_threads": server_threads or len(chosen)}
 
 
-def cold_start_command(args) -> int:
+def cold_start_command(
+    model: str,
+    artifacts: Path,
+    repeat: int,
+    server_cpus: str | None,
+    server_threads: int | None,
+    tfserving_bin: Path | None,
+    state_dir: Path,
+) -> int:
     from servebench.backends.tfserving import find_binary
     from servebench.bench import cold_start
 
-    layout = ArtifactLayout(args.artifacts)
-    models = select_models(args.model)
+    layout = ArtifactLayout(artifacts)
+    models = select_models(model)
     require_artifacts(models, layout)
-    budget = server_budget(args.server_cpus, args.server_threads)
-    binary = find_binary(args.tfserving_bin)
-    record = cold_start.measure_cold_starts(models, layout, binary, budget, args.repeat)
+    budget = server_budget(server_cpus, server_threads)
+    binary = find_binary(tfserving_bin)
+    record = cold_start.measure_cold_starts(models, layout, binary, budget, repeat)
     for name, server in record["servers"].items():
         ready, alive = server["ready_s"], server["alive_s"]
         starts = len(server["starts"])
         print(f"{name} ({server['implementation']}): ready in {ready['median']:.2f} s median "
               f"of {starts} starts, port open after {alive['median']:.2f} s")  # fmt: skip
-    path = cold_start.save(args.state_dir, record)
+    path = cold_start.save(state_dir, record)
     print(f"recorded in {path}; bench adds it to the results, and the verdict compares it")
     return 0
 
@@ -87,12 +103,15 @@ def up_command(
     model: str,
     artifacts: Path,
     state_dir: Path,
-    budget: dict,
-    tfserving_bin: Path | None,
+    server_cpus: str | None = None,
+    server_threads: int | None = None,
+    batch_size: int = 1,
+    batch_delay_ms: int = 5,
+    tfserving_bin: Path | None = None,
     mode: str = "local",
 ) -> int:
-    """``budget``: server_cpus (a CPU list or None), server_threads (None: one per server CPU),
-    batch_size, batch_delay_ms."""
+    """Both servers on ``server_cpus`` (None: the first half) with ``server_threads`` each
+    (None: one per server CPU); batching only with ``batch_size`` above 1."""
     refuse_second_stack(state_dir)
     if mode == "docker":
         from servebench.backends.docker_mode import connect
@@ -100,9 +119,9 @@ def up_command(
         connect()  # one clear line, before anything starts, when no engine answers
     require_artifacts(select_models(model), ArtifactLayout(artifacts))  # before "starting"
     plan_options = {
-        **server_budget(budget.get("server_cpus"), budget.get("server_threads")),
-        "batch_size": budget.get("batch_size") or 1,
-        "batch_delay_ms": budget.get("batch_delay_ms") or 0,
+        **server_budget(server_cpus, server_threads),
+        "batch_size": batch_size,
+        "batch_delay_ms": batch_delay_ms if batch_size > 1 else 0,
     }
     print(
         f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
@@ -171,43 +190,33 @@ def demo_command(out: Path, state_dir: Path) -> int:
     bad-input matrix, a short bench of both models on all four targets, the report, and the
     stack stopped again (also on Ctrl-C or an error). Ends with the report's path and a
     five-line summary."""
-    from servebench.cli import build_parser
-
     refuse_second_stack(state_dir)
-    status = export_command("all", out, None, seed=0, max_batch=64)
+    status = export_command("all", out, None, seed=DEFAULT_SEED, max_batch=DEFAULT_MAX_BATCH)
     print("\n== starting the local stack")
-    up_command("all", out, state_dir, {}, None)
+    up_command("all", out, state_dir)
+    results = Path("results")
     try:
         print("\n== parity through all four endpoints")
         status = max(status, endpoint_parity_command(state_dir))
         print("\n== bad-input matrix")
-        status = max(status, probe_command(None, state_dir, None))
+        status = max(status, probe_bad_inputs_command(None, state_dir, None))
         print("\n== the load generator's ceiling")
-        calibrate_command(
-            build_parser().parse_args(
-                ["calibrate", "--duration", "3s", "--state-dir", str(state_dir)]
-            )
-        )
+        calibrate_command(duration=3.0, state_dir=state_dir)
         print("\n== a short bench: both models, all four targets, one at a time")
-        args = build_parser().parse_args(
-            ["bench", "--scenario", "steady", "--duration", "4s", "--warmup", "2s",
-             "--repeat", "3", "--users", "2", "--limits-seconds", "2",
-             "--state-dir", str(state_dir), "--out", "results"]
+        short = BenchOptions(
+            duration=4.0, warmup=2.0, repeat=3, users=2, limits_seconds=2.0,
+            state_dir=state_dir, out=results,
         )  # fmt: skip
-        bench_command(args)
-        run_dir = newest_run(Path("results"))
+        run_dir = measure(short)
         print("\n== report")
-        report_command(run_dir, Path("results"), "html,md")
+        report_command(run_dir, results)
         print("\n== the knee: mlp on TorchServe REST, the highest Poisson rate with p99 <= 50 ms")
-        args = build_parser().parse_args(
-            ["bench", "--scenario", "poisson", "--find-knee", "--model", "mlp",
-             "--targets", "torchserve-rest", "--warmup", "1s", "--duration", "3s",
-             "--users", "2", "--slo-ms", "50", "--no-limits",
-             "--state-dir", str(state_dir), "--out", "results"]
+        knee = replace(
+            short, scenario="poisson", find_knee=True, model="mlp", targets="torchserve-rest",
+            warmup=1.0, duration=3.0, slo_ms=50.0, no_limits=True,
         )  # fmt: skip
-        bench_command(args)
-        knee_dir = newest_run(Path("results"))
-        report_command(knee_dir, Path("results"), "html,md")
+        knee_dir = measure(knee)
+        report_command(knee_dir, results)
     finally:
         print("\n== stopping the local stack")
         down_command(state_dir)
@@ -261,7 +270,7 @@ def _report_parity(cases: list[ParityCase]) -> int:
     return 0
 
 
-def probe_command(model: str | None, state_dir: Path, out: Path | None) -> int:
+def probe_bad_inputs_command(model: str | None, state_dir: Path, out: Path | None) -> int:
     from servebench import probe
 
     stack = load_stack(state_dir)
@@ -308,55 +317,80 @@ def _probe_record(stack: dict, results) -> dict:
 WINDOWED = ("steady", "poisson")  # scenarios measured in repeated, interchangeable windows
 
 
-def bench_command(args) -> int:
-    from servebench.backends.process import session_tree
-    from servebench.bench import BenchPlan, run_bench
-    from servebench.bench.locust_run import scenario_names
-    from servebench.clients import TARGETS
+@dataclass(frozen=True)
+class BenchOptions:
+    """`servebench bench`'s options, with their defaults (the parser shows these)."""
 
-    stack = load_stack(args.state_dir)
-    if args.scenario not in scenario_names():
-        raise UsageError(f"unknown scenario {args.scenario!r}; choose one of {scenario_names()}")
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown or not targets:
-        raise UsageError(
-            f"unknown target {unknown[:1] or targets}; choose from {', '.join(TARGETS)}"
-        )
-    specs = select_models(args.model) if args.model else stack_models(stack)
-    missing = [spec.name for spec in specs if spec.name not in stack["models"]]
-    if missing:
-        raise UsageError(
-            f"the running stack does not serve {missing[0]}; "
-            "start it with `servebench up --model all`"
-        )
-    if args.scenario == "poisson" and args.rate <= 0 and not args.find_knee:
-        raise UsageError(
-            "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
-        )
-    if args.aa and (len(targets) != 1 or args.find_knee or args.scenario not in WINDOWED):
-        raise UsageError(
-            "--aa compares one target with itself: give one --targets, a steady or poisson "
-            "scenario, and no --find-knee"
-        )
-    if args.scenario == "fault":
-        from servebench.bench.faults import check_fault
+    scenario: str = "steady"
+    model: str | None = None  # None: every model the stack serves
+    targets: str = ",".join(TARGETS)
+    duration: float | None = None  # None: 30 s, or 10 min for soak
+    warmup: float = 5.0
+    repeat: int = 3
+    users: int = 4
+    rate: float = 0.0
+    batch: int = 1
+    workers: int = 0
+    loadgen_cpus: str | None = None
+    server_cpus: str | None = None
+    find_knee: bool = False
+    slo_ms: float | None = None
+    step_seconds: float | None = None
+    step_users: int | None = None
+    spike_users: int | None = None
+    encoding: str = "native"
+    fault: str = "worker"
+    aa: bool = False
+    calibrate_seconds: float = 5.0
+    no_limits: bool = False
+    limits_seconds: float = 5.0
+    out: Path = Path("results")
+    state_dir: Path = Path(".servebench")
 
-        for target in targets:
-            check_fault(args.fault, target, stack["backends"][target.split("-")[0]])
-    if args.server_cpus and not all(b.get("pid") for b in stack["backends"].values()):
-        raise UsageError(
-            f"--server-cpus re-pins local processes, and this stack runs in {stack['mode']} "
-            "mode; set the servers' CPUs where they are started (compose.yaml, k8s/ or up)"
-        )
+
+def bench_command(options: BenchOptions) -> int:
+    run_dir = measure(options)
+    results = json.loads((run_dir / "results.json").read_text())
+    print(format_results(results))
+    if results.get("aa"):
+        from servebench.report.sections import aa_line
+        from servebench.report.verdict import findings
+
+        print(aa_line(results["aa"], findings(results, None, None)))
+    print(f"\nresults: {run_dir}/results.json")
+    return 0
+
+
+def measure(options: BenchOptions) -> Path:
+    """Check the options against the running stack, run the bench, return its run folder."""
+    from servebench.bench import run_bench
+
+    stack = load_stack(options.state_dir)
+    plan = _bench_plan(options, stack)
+    if not options.aa:  # an A/A run of TorchServe has nothing to do with the emulator
+        _warn_if_emulated(stack)
+    try:
+        return run_bench(plan, stack)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: what was measured is in {options.out}/ (results.json, "
+              "complete=false)")  # fmt: skip
+        raise
+
+
+def _bench_plan(args: BenchOptions, stack: dict):
+    """The BenchPlan for ``args`` on ``stack``; any option the stack cannot honour is a
+    UsageError. With --server-cpus, the running servers move there first."""
+    from servebench.bench import BenchPlan
+
+    targets = _bench_targets(args.targets)
+    specs = _bench_models(args.model, stack)
+    _check_scenario(args, targets, stack)
     if args.server_cpus:
-        stack["server_cpus"] = cpus.parse(args.server_cpus)
-        for backend in stack["backends"].values():
-            cpus.pin_processes(session_tree(backend["pid"]), stack["server_cpus"])
+        _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
     single_window = args.scenario in ("ramp", "spike", "soak", "fault")
     window = args.duration or (600.0 if args.scenario == "soak" else 30.0)
-    plan = BenchPlan(
+    return BenchPlan(
         scenario=args.scenario,
         models=specs,
         targets=targets,
@@ -384,22 +418,62 @@ def bench_command(args) -> int:
         aa=args.aa,
         calibrate_s=args.calibrate_seconds,
     )
-    if not args.aa:  # an A/A run of TorchServe has nothing to do with the emulator
-        _warn_if_emulated(stack)
-    try:
-        run_dir = run_bench(plan, stack)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: what was measured is in {args.out}/ (results.json, complete=false)")
-        raise
-    results = json.loads((run_dir / "results.json").read_text())
-    print(format_results(results))
-    if results.get("aa"):
-        from servebench.report.sections import aa_line
-        from servebench.report.verdict import findings
 
-        print(aa_line(results["aa"], findings(results, None, None)))
-    print(f"\nresults: {run_dir}/results.json")
-    return 0
+
+def _bench_targets(text: str) -> list[str]:
+    targets = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise UsageError(
+            f"unknown target {unknown[:1] or targets}; choose from {', '.join(TARGETS)}"
+        )
+    return targets
+
+
+def _bench_models(model: str | None, stack: dict) -> list:
+    specs = select_models(model) if model else stack_models(stack)
+    missing = [spec.name for spec in specs if spec.name not in stack["models"]]
+    if missing:
+        raise UsageError(
+            f"the running stack does not serve {missing[0]}; "
+            "start it with `servebench up --model all`"
+        )
+    return specs
+
+
+def _check_scenario(args: BenchOptions, targets: list[str], stack: dict) -> None:
+    from servebench.bench.locust_run import scenario_names
+
+    if args.scenario not in scenario_names():
+        raise UsageError(f"unknown scenario {args.scenario!r}; choose one of {scenario_names()}")
+    if args.scenario == "poisson" and args.rate <= 0 and not args.find_knee:
+        raise UsageError(
+            "the poisson scenario needs --rate (arrivals per second), or use --find-knee"
+        )
+    if args.aa and (len(targets) != 1 or args.find_knee or args.scenario not in WINDOWED):
+        raise UsageError(
+            "--aa compares one target with itself: give one --targets, a steady or poisson "
+            "scenario, and no --find-knee"
+        )
+    if args.scenario == "fault":
+        from servebench.bench.faults import check_fault
+
+        for target in targets:
+            check_fault(args.fault, target, stack["backends"][target.split("-")[0]])
+
+
+def _move_servers(stack: dict, server_cpus: str) -> None:
+    """Pin the running local servers to ``server_cpus``, as `up --server-cpus` would have."""
+    from servebench.backends.process import session_tree
+
+    if not all(b.get("pid") for b in stack["backends"].values()):
+        raise UsageError(
+            f"--server-cpus moves local processes, and this stack runs in {stack['mode']} "
+            "mode; set the servers' CPUs where they are started (compose.yaml, k8s/ or up)"
+        )
+    stack["server_cpus"] = cpus.parse(server_cpus)
+    for backend in stack["backends"].values():
+        cpus.pin_processes(session_tree(backend["pid"]), stack["server_cpus"])
 
 
 def _loadgen_default(stack: dict) -> list[int]:
@@ -436,36 +510,47 @@ def format_results(results: dict) -> str:
     return "\n".join(lines)
 
 
-def calibrate_command(args) -> int:
+def calibrate_command(
+    duration: float = 10.0,
+    users: int = 32,
+    model: str | None = None,
+    workers: int = 0,
+    loadgen_cpus: str | None = None,
+    server_cpus: str | None = None,
+    state_dir: Path = Path(".servebench"),
+) -> int:
     from servebench.bench.calibrate import calibrate, every_case
 
     server_default, loadgen_default = cpus.default_split()
-    server = cpus.parse(args.server_cpus) if args.server_cpus else server_default
-    loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else loadgen_default
+    server = cpus.parse(server_cpus) if server_cpus else server_default
+    loadgen = cpus.parse(loadgen_cpus) if loadgen_cpus else loadgen_default
     try:
-        prometheus = load_stack(args.state_dir)["monitoring"]["prometheus"]["endpoints"]["http"]
+        prometheus = load_stack(state_dir)["monitoring"]["prometheus"]["endpoints"]["http"]
     except UsageError:
         prometheus = None
-    models = [spec.name for spec in select_models(args.model or "all")]
-    cases = every_case(models, loadgen, args.workers)
-    known = calibrate(args.state_dir, cases, args.duration, server, prometheus, args.users)
+    models = [spec.name for spec in select_models(model or "all")]
+    cases = every_case(models, loadgen, workers)
+    known = calibrate(state_dir, cases, duration, server, prometheus, users)
     for case in cases:
         figures = known[case.key]
         print(f"load generator ceiling, {case.describe()}: {figures['ceiling_rps']:.0f} req/s "
               f"(p50 {figures['latency_ms_p50'] or 0:.2f} ms, Locust CPU "
               f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}% on CPUs {loadgen})")  # fmt: skip
-    print(f"recorded in {args.state_dir / 'calibration.json'}; bench warns above half of it")
+    print(f"recorded in {state_dir / 'calibration.json'}; bench warns above half of it")
     return 0
 
 
-def report_command(run_dir: Path | None, results_root: Path, formats: str) -> int:
+def report_command(
+    run_dir: Path | None, results: Path = Path("results"), formats: str = "html,md"
+) -> int:
+    """Write the report of ``run_dir`` (None: the newest run in ``results``) in ``formats``."""
     from servebench import report
 
     wanted = [f.strip() for f in formats.replace("both", "html,md").split(",") if f.strip()]
     if not wanted or set(wanted) - {"html", "md"}:
         raise UsageError(f"--format {formats!r}: use html, md, or html,md (both)")
     if run_dir is None:
-        run_dir = newest_run(results_root)
+        run_dir = newest_run(results)
     elif run_dir.name == "results.json":  # the file itself, not its folder
         run_dir = run_dir.parent
     for path in report.write(run_dir, wanted):

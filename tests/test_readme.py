@@ -1,6 +1,7 @@
 """The README's commands as written: the reference matches the parser, every `servebench` line
 parses, and the Locust lines run against the real stack."""
 
+import inspect
 import shlex
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from servebench.cli import build_parser
+from servebench.cli import build_parser, command_arguments, command_function
 from servebench.docs import README, command_reference, readme_block
 
 from .conftest import REPO
@@ -46,7 +47,8 @@ def test_the_command_reference_matches_the_parser():
 @pytest.mark.parametrize("words", _servebench_lines(), ids=" ".join)
 def test_every_servebench_line_in_the_readme_parses(words):
     args = build_parser().parse_args(words)  # a usage error exits 2 here
-    assert callable(args.run)
+    function = command_function(args.command)
+    assert set(command_arguments(function, args)) == set(inspect.signature(function).parameters)
 
 
 def test_the_readme_shows_every_command():
