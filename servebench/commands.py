@@ -9,6 +9,7 @@ from pathlib import Path
 
 from servebench import cpus
 from servebench.clients import TARGETS
+from servebench.console import format_results, format_stack, print_artifacts, warn_if_emulated
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
@@ -39,7 +40,7 @@ def export_command(model: str, out: Path, weights: Path | None, seed: int, max_b
         state = load_state(spec.name, weights) if weights else seeded_state(spec.name, seed)
         manifest = export_model(spec, state, layout, max_batch)
         cases += [ParityCase(**_case_fields(case)) for case in manifest["parity"]]
-        _print_artifacts(manifest, layout.manifest(spec.name))
+        print_artifacts(manifest, layout.manifest(spec.name))
     return _report_parity(cases)
 
 
@@ -60,7 +61,7 @@ def endpoint_parity_command(state_dir: Path) -> int:
     from servebench.endpoint_parity import endpoint_parity
 
     stack = load_stack(state_dir)
-    _warn_if_emulated(stack)
+    warn_if_emulated(stack)
     return _report_parity(endpoint_parity(stack))
 
 
@@ -143,7 +144,7 @@ def up_command(
         mode,
     )
     print(format_stack(stack))
-    _warn_if_emulated(stack)
+    warn_if_emulated(stack)
     print(f"stack recorded in {stack_file(state_dir)}; stop it with `servebench down`")
     return 0
 
@@ -155,34 +156,6 @@ def down_command(state_dir: Path) -> int:
     for line in stopped:
         print(f"stopped {line}")
     return 0
-
-
-def format_stack(stack: dict) -> str:
-    lines = [
-        f"{'backend':<11} {'implementation':<20} {'REST':<23} {'gRPC':<16} {'pid':>7} {'ready':>7}"
-    ]
-    for name, backend in stack["backends"].items():
-        endpoints = backend["endpoints"]
-        lines.append(
-            f"{name:<11} {backend['implementation']:<20} {endpoints['rest']:<23} "
-            f"{endpoints['grpc']:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
-        )
-    for name, service in stack.get("monitoring", {}).items():
-        lines.append(
-            f"{name:<11} {service['implementation']:<20} {service['endpoints']['http']:<23} "
-            f"{'':<16} {service['pid']:>7} {service['ready_seconds']:>6.1f}s"
-        )
-    return "\n".join(lines)
-
-
-def _warn_if_emulated(stack: dict) -> None:
-    for backend in stack["backends"].values():
-        if not backend["real"]:
-            print(
-                f"NOTE: {backend['name']} is served by the {backend['implementation']}, NOT by "
-                "the real server: its numbers say nothing about TF Serving, and no verdict is "
-                "drawn from them."
-            )
 
 
 def demo_command(out: Path, state_dir: Path) -> int:
@@ -243,15 +216,6 @@ def demo_summary(run_dir: Path, knee_dir: Path | None = None) -> str:
     return "\n".join([report, *lines])
 
 
-def _print_artifacts(manifest: dict, manifest_path: Path) -> None:
-    artifacts = manifest["artifacts"]
-    print(f"[{manifest['model']}] weights sha256 {manifest['weights_sha256'][:16]}...")
-    for label, key in (("TorchServe", "torchserve_mar"), ("TF Serving", "tf_savedmodel")):
-        size_mb = artifacts[key]["bytes"] / 1e6
-        print(f"[{manifest['model']}] {label:<10} {artifacts[key]['path']} ({size_mb:.1f} MB)")
-    print(f"[{manifest['model']}] manifest   {manifest_path}")
-
-
 def _case_fields(case: dict) -> dict:
     return {
         key: case[key] for key in ("model", "candidate", "batch", "max_abs_diff", "max_rel_diff")
@@ -296,7 +260,7 @@ def probe_bad_inputs_command(model: str | None, state_dir: Path, out: Path | Non
     out = out or state_dir / "bad-inputs.json"
     out.write_text(json.dumps(_probe_record(stack, results), indent=2) + "\n")
     print(f"\nmessages and details: {out}")
-    _warn_if_emulated(stack)
+    warn_if_emulated(stack)
     if problems:
         raise CheckFailed(f"{len(problems)} problem(s), first: {problems[0]}")
     return 0
@@ -368,7 +332,7 @@ def measure(options: BenchOptions) -> Path:
     stack = load_stack(options.state_dir)
     plan = _bench_plan(options, stack)
     if not options.aa:  # an A/A run of TorchServe has nothing to do with the emulator
-        _warn_if_emulated(stack)
+        warn_if_emulated(stack)
     try:
         return run_bench(plan, stack)
     except KeyboardInterrupt:
@@ -479,35 +443,6 @@ def _move_servers(stack: dict, server_cpus: str) -> None:
 def _loadgen_default(stack: dict) -> list[int]:
     rest = [cpu for cpu in cpus.available() if cpu not in (stack.get("server_cpus") or [])]
     return rest or cpus.available()
-
-
-def format_results(results: dict) -> str:
-    from servebench.report.sections import target_label
-
-    lines = [f"{'model':<9} {'target':<16} {'implementation':<19} {'req/s':>8} {'p50 ms':>8} "
-             f"{'p99 ms':>8} {'errors':>7} {'eff.':>5}"]  # fmt: skip
-    for entry in results["targets"]:
-        summary = entry["summary"] or {}
-
-        def median(key: str, summary: dict = summary) -> str:
-            value = summary.get(key, {}).get("median")
-            return f"{value:8.2f}" if value is not None else f"{'--':>8}"
-
-        errors = summary.get("error_ratio", {}).get("max")
-        efficiency = entry.get("serving_efficiency")
-        lines.append(
-            f"{entry['model']:<9} {target_label(entry):<16} {entry['implementation']:<19} "
-            f"{median('achieved_rps')} {median('latency_ms_p50')} {median('latency_ms_p99')} "
-            + (f"{errors:7.2%}" if errors is not None else f"{'--':>7}")
-            + (f" {efficiency:5.2f}" if efficiency is not None else f" {'--':>5}")
-        )
-    for knee in results["knee"]:
-        rate = f"{knee['knee_rps']:.1f} req/s" if knee["knee_rps"] else "none found"
-        lines.append(f"knee {knee['model']} {knee['target']}: {rate} at p99 <= "
-                     f"{knee['slo_ms_p99']:g} ms after {len(knee['probes'])} probes")  # fmt: skip
-    for warning in results["warnings"] + [w for e in results["targets"] for w in e["warnings"]]:
-        lines.append(f"WARNING: {warning}")
-    return "\n".join(lines)
 
 
 def calibrate_command(
