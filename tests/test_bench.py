@@ -16,10 +16,10 @@ import numpy as np
 import psutil
 import pytest
 
-from servebench.bench import CROSSCHECK_TOLERANCE, _judge, crosscheck_disagreement
 from servebench.bench.analysis import server_time_beyond_client
 from servebench.bench.knee import Probe, converged, find_knee
 from servebench.bench.phases import first_broken, scenario_options, scenario_phases
+from servebench.bench.results import CROSSCHECK_TOLERANCE, crosscheck_disagreement, judge
 from servebench.clients import TARGETS
 from servebench.models import MODELS
 from servebench.payloads import PayloadPool
@@ -80,7 +80,7 @@ def test_counts_that_disagree_are_a_warning():
         "loadgen_ceiling_rps": None,
     }  # fmt: skip
     plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1])
-    _judge(entry, {"in_process": {}, "calibration": None}, plan)
+    judge(entry, {"in_process": {}, "calibration": None}, plan)
     assert any("950 requests and the raw log 1000, 5.0% apart" in w for w in entry["warnings"])
 
 
@@ -232,7 +232,7 @@ def test_the_ceiling_is_judged_on_the_offered_rate():
         "implementation": "torchserve 0.12.0", "warnings": [],
         "crosscheck": {"log_requests": 1000, "prometheus_requests": 1000.0},
     }  # fmt: skip
-    _judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
+    judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
     assert any("1000 req/s offered is above half" in w for w in entry["warnings"])
 
 

@@ -1,0 +1,77 @@
+"""What one Locust run of a target takes from the plan and the stack: its job, where Prometheus
+is, the server's resource source, the load generator's ceiling, and one measured window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from servebench.bench import calibrate
+from servebench.bench.analysis import RequestLog, resource_window
+from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.monitor import StatsSource, server_stats
+from servebench.bench.plan import BenchPlan
+from servebench.errors import UsageError
+from servebench.models import ModelSpec
+
+
+def locust_job(
+    plan: BenchPlan,
+    stack: dict,
+    spec: ModelSpec,
+    target: str,
+    duration: float,
+    rate: float,
+    scenario: str | None = None,
+) -> LocustJob:
+    return LocustJob(
+        stack_file=plan.state_dir.resolve() / "stack.json",
+        scenario=scenario or plan.scenario,
+        model=spec.name,
+        target=target,
+        duration_s=duration,
+        users=plan.users,
+        rate=rate,
+        batch=plan.batch,
+        workers=plan.workers,
+        loadgen_cpus=plan.loadgen_cpus,
+        options={
+            "slo_ms": plan.slo_ms or spec.slo_ms,
+            "warmup": plan.warmup_s,
+            "encoding": plan.encoding,
+            **plan.options,
+        },
+    )
+
+
+def prometheus_url(stack: dict) -> str:
+    return stack["monitoring"]["prometheus"]["endpoints"]["http"]
+
+
+def sampled_stats(backend: dict) -> StatsSource | None:
+    """The server's CPU and memory source for one run (a fresh CPU clock each time), or None
+    when it cannot be sampled (run_bench already warned)."""
+    try:
+        return server_stats(backend)
+    except UsageError:
+        return None
+
+
+def calibration_case(plan: BenchPlan, target: str, model: str) -> calibrate.Case:
+    return calibrate.case_for(target, model, plan.encoding, plan.loadgen_cpus, plan.workers)
+
+
+def loadgen_ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | None:
+    return calibrate.ceiling(
+        calibrate.load(plan.state_dir), calibration_case(plan, target, spec.name)
+    )
+
+
+def one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, label: str) -> dict:
+    """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
+    server = stack["backends"][job.target.split("-")[0]]
+    run = run_locust(job, folder, sampled_stats(server), prometheus_url(stack), label)
+    if run.interrupted:
+        raise KeyboardInterrupt
+    start, end = run.test_start + plan.warmup_s, run.test_start + plan.warmup_s + plan.window_s
+    figures = RequestLog.read(folder).window(start, end)
+    return {**figures, "resources": resource_window(run.samples, start, end)}
