@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servebench.backends.process import free_port, spawn, stop_session, wait_until
-from servebench.bench.analysis import RequestLog
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
+from servebench.request_log import RequestLog
 
 CALIBRATION_FILE = "calibration.json"
 SETTLE_S = 2.0  # the first seconds of each calibration run are not counted

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from servebench.bench import calibrate
-from servebench.bench.analysis import RequestLog, resource_window
+from servebench.bench.analysis import resource_window
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
+from servebench.request_log import RequestLog
 
 
 def locust_job(

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from servebench.bench.plan import BenchPlan
-from servebench.bench.stats import ci95
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
+from servebench.stats import ci95
 
 ARTIFACT = {
     "torch": "the .mar's handler: preprocess, inference, postprocess of raw float32",

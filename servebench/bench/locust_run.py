@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from servebench.backends.process import log_tail, spawn, stop_session
 from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
+from servebench.request_log import read_test_start
 
 LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
 SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"
@@ -99,12 +99,12 @@ def run_locust(
             stop_session(process.pid, grace=10)
         progress.stop()
         sampler.stop()
-    start_file = run_dir / "test_start.json"
-    if not start_file.is_file():
+    test_start = read_test_start(run_dir)
+    if test_start is None:
         raise UsageError(f"Locust did not start for {job.target}: {log_tail(log, 5)}")
     return LocustRun(
         run_dir=run_dir,
-        test_start=json.loads(start_file.read_text())["unix"],
+        test_start=test_start,
         finished=time.time(),
         returncode=process.returncode if process.returncode is not None else -1,
         samples=sampler.samples,

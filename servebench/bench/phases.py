@@ -8,8 +8,9 @@ import argparse
 import math
 from dataclasses import dataclass
 
-from servebench.bench.analysis import RequestLog, resource_window
+from servebench.bench.analysis import resource_window
 from servebench.load.options import add_options
+from servebench.request_log import RequestLog
 
 SOAK_SLICES = 10
 

@@ -12,12 +12,7 @@ from pathlib import Path
 
 from servebench import cpus
 from servebench.bench import calibrate, cold_start
-from servebench.bench.analysis import (
-    RequestLog,
-    prometheus_window,
-    resource_window,
-    server_window,
-)
+from servebench.bench.analysis import prometheus_window, resource_window, server_window
 from servebench.bench.faults import AT_FRACTION, FaultInjector, recovery
 from servebench.bench.jobs import (
     calibration_case,
@@ -47,13 +42,14 @@ from servebench.bench.results import (
     new_run_id,
     write_json,
 )
-from servebench.bench.stats import summarize
 from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
 from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
+from servebench.request_log import RequestLog, log_files, writer_pid
+from servebench.stats import summarize
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
@@ -165,7 +161,7 @@ def measure_target(
         "summary": summarize(repetitions) if repetitions else None,
         "files": {  # relative to the run folder, so the folder can be moved
             "locust_csv": f"{relative}/locust_stats.csv",
-            "request_logs": sorted(f"{relative}/{p.name}" for p in folder.glob("requests-*.csv")),
+            "request_logs": [f"{relative}/{path.name}" for path in log_files(folder)],
             "locust_log": f"{relative}/locust.log",
         },
         "warnings": [],
@@ -305,7 +301,7 @@ def _idle_memory(stack: dict, warnings: list[str]) -> dict[str, float]:
 def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict:
     """All requests of the run as Prometheus counted them, next to the raw log's count. The
     exporters' PIDs (in the log file names) tell this run's series from earlier ones."""
-    pids = "|".join(path.stem.removeprefix("requests-") for path in folder.glob("requests-*.csv"))
+    pids = "|".join(writer_pid(path) for path in log_files(folder))
     selector = f'target="{target}",model="{spec.name}",loadgen_pid=~"{pids}"'
     span = f"{int(run.finished - run.test_start) + 30}s"
     counted = scalar(

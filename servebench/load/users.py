@@ -21,11 +21,12 @@ from locust import FastHttpUser, User, constant, events, tag, task
 from locust.runners import MasterRunner
 
 from servebench.clients import ClientError, client_options, make_client
-from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
+from servebench.load.recorder import LoadFailure, RequestRecorder
 from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
+from servebench.request_log import mark_test_start
 
 # Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
 grpc_gevent.init_gevent()
@@ -240,7 +241,8 @@ def start_recorder(environment) -> None:
 
     @environment.events.test_start.add_listener
     def _started(**_) -> None:
-        mark_test_start(log_dir)
+        if log_dir is not None:
+            mark_test_start(log_dir)
 
     if isinstance(environment.runner, MasterRunner):
         return

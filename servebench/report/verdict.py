@@ -256,7 +256,7 @@ def _efficiency(pair: dict) -> dict:
 
 
 def _resource(pair: dict, key: str) -> dict:
-    from servebench.bench.stats import ci95, median
+    from servebench.stats import ci95, median
 
     values = {}
     for server, entry in pair.items():
