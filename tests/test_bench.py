@@ -18,9 +18,10 @@ import pytest
 
 from servebench.bench.analysis import server_time_beyond_client
 from servebench.bench.knee import Probe, converged, find_knee
-from servebench.bench.phases import first_broken, scenario_options, scenario_phases
+from servebench.bench.phases import first_broken
 from servebench.bench.results import CROSSCHECK_TOLERANCE, crosscheck_disagreement, judge
 from servebench.clients import TARGETS
+from servebench.load.shapes import scenario_options, scenario_phases
 from servebench.models import MODELS
 from servebench.payloads import PayloadPool
 from servebench.report.verdict import verdict

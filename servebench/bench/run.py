@@ -25,13 +25,7 @@ from servebench.bench.knee import measure_knee
 from servebench.bench.limits import measure_limits
 from servebench.bench.locust_run import LocustJob, run_locust
 from servebench.bench.monitor import server_stats
-from servebench.bench.phases import (
-    Phase,
-    first_broken,
-    measure_phases,
-    scenario_options,
-    scenario_phases,
-)
+from servebench.bench.phases import first_broken, measure_phases
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import (
     ARMS,
@@ -45,6 +39,7 @@ from servebench.bench.results import (
 from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
+from servebench.load.shapes import Phase, scenario_options, scenario_phases
 from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
