@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servebench.backends.process import free_port, spawn, stop_session, wait_until
-from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
-from servebench.request_log import RequestLog
 
 CALIBRATION_FILE = "calibration.json"
 SETTLE_S = 2.0  # the first seconds of each calibration run are not counted
@@ -121,11 +120,9 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
         options={"metrics_dir": str(folder / "loadgen"),
                  "encoding": "json" if case.wire == "json" else "native"},
     )  # fmt: skip
-    run = run_locust(
-        job, folder, ProcessTreeStats(server_pid), prometheus, f"calibrate {case.describe()}"
-    )
-    start = run.test_start + SETTLE_S
-    window = RequestLog.read(folder).window(start, start + duration_s)
+    label = f"calibrate {case.describe()}"
+    stats = ProcessTreeStats(server_pid)
+    window, run = run_one_window(job, folder, stats, prometheus, label, SETTLE_S, duration_s)
     figures = {
         "protocol": case.protocol,
         "model": case.model,

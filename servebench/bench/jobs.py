@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from servebench.bench import calibrate
-from servebench.bench.analysis import resource_window
-from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
-from servebench.request_log import RequestLog
 
 
 def locust_job(
@@ -70,9 +68,10 @@ def loadgen_ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | No
 def one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, label: str) -> dict:
     """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
     server = stack["backends"][job.target.split("-")[0]]
-    run = run_locust(job, folder, sampled_stats(server), prometheus_url(stack), label)
+    stats = sampled_stats(server)
+    figures, run = run_one_window(
+        job, folder, stats, prometheus_url(stack), label, plan.warmup_s, plan.window_s
+    )
     if run.interrupted:
         raise KeyboardInterrupt
-    start, end = run.test_start + plan.warmup_s, run.test_start + plan.warmup_s + plan.window_s
-    figures = RequestLog.read(folder).window(start, end)
-    return {**figures, "resources": resource_window(run.samples, start, end)}
+    return figures

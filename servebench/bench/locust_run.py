@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servebench.backends.process import log_tail, spawn, stop_session
+from servebench.bench.analysis import resource_window
 from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
-from servebench.request_log import read_test_start
+from servebench.request_log import RequestLog, read_test_start
 
 LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
 SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"
@@ -110,3 +111,20 @@ def run_locust(
         samples=sampler.samples,
         interrupted=interrupted,
     )
+
+
+def run_one_window(
+    job: LocustJob,
+    run_dir: Path,
+    server_stats: StatsSource | None,
+    prometheus: str | None,
+    label: str,
+    warmup_s: float,
+    window_s: float,
+) -> tuple[dict, LocustRun]:
+    """Run ``job`` (a warm-up, then one window); return the window's figures from the raw log,
+    with the resources sampled in it, and the run."""
+    run = run_locust(job, run_dir, server_stats, prometheus, label)
+    start, end = run.test_start + warmup_s, run.test_start + warmup_s + window_s
+    figures = RequestLog.read(run_dir).window(start, end)
+    return {**figures, "resources": resource_window(run.samples, start, end)}, run
