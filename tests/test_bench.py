@@ -294,7 +294,7 @@ def test_a_wrong_answer_counts_as_a_failure(tmp_path):
 
     ports = {"rest": free_port(), "grpc": free_port()}
     log = tmp_path / "trivial.log"
-    command = [sys.executable, "-m", "servebench.load.trivial_server"]
+    command = [sys.executable, "-m", "servebench.backends.trivial_server"]
     command += ["--rest-port", str(ports["rest"]), "--grpc-port", str(ports["grpc"])]
     server = spawn(command, log, {}, cwd=tmp_path)
     try:
