@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from servebench.bench.analysis import server_time_beyond_client
-from servebench.bench.knee import Probe, converged, find_knee
+from servebench.bench.knee import KneeStep, converged, find_knee
 from servebench.bench.phases import first_broken
 from servebench.bench.results import CROSSCHECK_TOLERANCE, crosscheck_disagreement, judge
 from servebench.clients import TARGETS
@@ -336,13 +336,13 @@ def test_bench_usage_errors_are_one_line(stack, tmp_path, args, message):
 @pytest.mark.parametrize("knee", [37.0, 137.0, 900.0])
 @pytest.mark.parametrize("guess", [0.5, 0.7, 1.0, 1.3, 1.9])
 def test_knee_search_lands_within_ten_percent_in_six_probes(knee, guess):
-    found, probes = find_knee(lambda rate: Probe(rate, rate <= knee), guess * knee)
+    found, probes = find_knee(lambda rate: KneeStep(rate, rate <= knee), guess * knee)
     assert len(probes) <= 6 and converged(probes)
     assert 0.9 * knee <= found <= knee
 
 
 def test_knee_search_says_when_it_did_not_converge():
-    found, probes = find_knee(lambda rate: Probe(rate, rate <= 900.0), 20.0)
+    found, probes = find_knee(lambda rate: KneeStep(rate, rate <= 900.0), 20.0)
     assert len(probes) == 6 and not converged(probes)
     assert found < 900.0
 
