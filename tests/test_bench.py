@@ -152,7 +152,7 @@ def test_emulator_is_named_and_blocks_a_verdict(steady):
 
 
 def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
-    manifest = json.loads((steady["dir"] / "manifest.json").read_text())
+    manifest = json.loads((steady["dir"] / "run.json").read_text())
     assert manifest["packages"]["locust"] == "2.47.0"
     assert manifest["cpu"]["cores"] >= 1 and manifest["cpu"]["model"]
     assert manifest["implementations"]["torchserve"]["real"] is True

@@ -1,5 +1,7 @@
-"""results/<run-id>/: results.json (versioned) and manifest.json, written as the run goes; the
-results' header, the judgement of each measured target, and the context a run folder keeps."""
+"""results/<run-id>/: results.json (versioned) and run.json (what ran, and on what), written as
+the run goes; the results' header, the judgement of each measured target, and the context a run
+folder keeps. run.json was manifest.json before, a name the artifacts' manifests also have; the
+report still reads that name in older run folders."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from servebench.paths import REPO_ROOT
 from servebench.stack import stack_identity
 
 RESULTS_SCHEMA = 1
+RUN_RECORD = "run.json"
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
 LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
@@ -36,7 +39,8 @@ def write_json(path: Path, document: dict) -> None:
     temporary.rename(path)
 
 
-def manifest(stack: dict, loadgen: dict) -> dict:
+def run_record(stack: dict, loadgen: dict) -> dict:
+    """The software, hardware, servers and load generator of the run."""
     return {
         "schema_version": RESULTS_SCHEMA,
         "git_sha": _git_sha(),

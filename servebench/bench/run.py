@@ -29,11 +29,12 @@ from servebench.bench.phases import first_broken, measure_phases
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import (
     ARMS,
+    RUN_RECORD,
     header,
     judge,
     keep_context,
-    manifest,
     new_run_id,
+    run_record,
     write_json,
 )
 from servebench.clients import WIRE_FORMATS, client_options, make_client
@@ -53,7 +54,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     run_dir.mkdir(parents=True, exist_ok=False)
     calibration = _calibration(plan, stack)
     loadgen = {"cpus": plan.loadgen_cpus, "workers": plan.workers, "calibration": calibration}
-    write_json(run_dir / "manifest.json", manifest(stack, loadgen))
+    write_json(run_dir / RUN_RECORD, run_record(stack, loadgen))
     results = header(plan, stack, calibration)
     save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
     save()
