@@ -10,6 +10,7 @@ from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, compare
 from servebench.models.weights import load_state
 from servebench.stack import stack_models
+from servebench.target import Target
 
 
 def endpoint_parity(stack: dict) -> list[ParityCase]:
@@ -19,7 +20,7 @@ def endpoint_parity(stack: dict) -> list[ParityCase]:
     for spec in stack_models(stack):
         reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
         for target in TARGETS:
-            implementation = stack["backends"][target.split("-")[0]]["implementation"]
+            implementation = stack["backends"][Target.parse(target).server]["implementation"]
             with make_client(target, stack, spec) as client:
                 cases += compare(spec, reference, client.predict, f"{target} [{implementation}]")
     return cases

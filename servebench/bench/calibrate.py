@@ -24,6 +24,7 @@ from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
+from servebench.target import Target
 
 CALIBRATION_FILE = "calibration.json"
 SETTLE_S = 2.0  # the first seconds of each calibration run are not counted
@@ -51,7 +52,7 @@ class Case:
 def case_for(target: str, model: str, encoding: str, loadgen_cpus, workers: int) -> Case:
     """The calibration case that bounds what Locust can measure of ``target``."""
     wire = "json" if "JSON" in WIRE_FORMATS[target][encoding] else "binary"
-    return Case(target.split("-")[1], model, wire, tuple(loadgen_cpus), workers)
+    return Case(Target.parse(target).protocol, model, wire, tuple(loadgen_cpus), workers)
 
 
 def every_case(models: list[str], loadgen_cpus, workers: int) -> list[Case]:
@@ -105,8 +106,8 @@ def calibrate(
 def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid, prometheus):
     job = LocustJob(
         stack_file=stack_file, scenario="steady", model=case.model,
-        target=f"torchserve-{case.protocol}", duration_s=duration_s + SETTLE_S, users=users,
-        workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
+        target=str(Target("torchserve", case.protocol)), duration_s=duration_s + SETTLE_S,
+        users=users, workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
         options={"metrics_dir": str(folder / "loadgen"),
                  "encoding": "json" if case.wire == "json" else "native"},
     )  # fmt: skip

@@ -11,6 +11,7 @@ from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
+from servebench.target import Target
 
 
 def locust_job(
@@ -67,7 +68,7 @@ def loadgen_ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | No
 
 def one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, label: str) -> dict:
     """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
-    server = stack["backends"][job.target.split("-")[0]]
+    server = stack["backends"][Target.parse(job.target).server]
     stats = sampled_stats(server)
     figures, run = run_one_window(
         job, folder, stats, prometheus_url(stack), label, plan.warmup_s, plan.window_s

@@ -12,6 +12,7 @@ from servebench.bench.jobs import loadgen_ceiling, locust_job, one_window
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import loadgen_limits
 from servebench.models import ModelSpec
+from servebench.target import Target
 
 KNEE_START = 0.8  # the knee search's first rate, as a share of the closed-loop throughput
 
@@ -69,7 +70,7 @@ def converged(steps: list[KneeStep], tolerance: float = 0.10) -> bool:
 def measure_knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
     """The knee of ``target``, the steps that found it, and its repeat at the knee."""
     slo_ms = plan.slo_ms or spec.slo_ms
-    server = target.split("-")[0]
+    server = Target.parse(target).server
     # The knee lies below what the target serves in closed loop; starting just under that puts
     # the first step within 2x of the knee, where the search converges in six steps.
     capacity = _closed_loop_rps(plan, stack, spec, target, run_dir)
@@ -86,7 +87,7 @@ def measure_knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run
         p99 = figures["latency_ms"]["p99"]
         passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
         busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
-        limits = loadgen_limits(rate, ceiling, busy, plan, target.split("-")[1])
+        limits = loadgen_limits(rate, ceiling, busy, plan, Target.parse(target).protocol)
         return KneeStep(rate, passed, p99, figures["error_ratio"], tuple(limits))
 
     knee, steps = find_knee(step, first_rate)

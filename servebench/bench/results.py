@@ -18,6 +18,7 @@ from servebench.bench.plan import BenchPlan
 from servebench.export.layout import ArtifactLayout
 from servebench.paths import REPO_ROOT
 from servebench.stack import stack_identity
+from servebench.target import Target
 
 RESULTS_SCHEMA = 1
 RUN_RECORD = "run.json"
@@ -129,7 +130,7 @@ def keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> list[str]:
 def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
     backends = stack["backends"]
     if plan.aa:  # the one server under test is both arms; the other plays no part
-        server = plan.targets[0].split("-")[0]
+        server = Target.parse(plan.targets[0]).server
         backends = {server: backends[server]}
     implementations = {name: b["implementation"] for name, b in backends.items()}
     emulated = [name for name, b in backends.items() if not b["real"]]
@@ -144,7 +145,8 @@ def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "the load generator's ceiling is unknown for some of this run's cases: run "
             "`servebench calibrate` (or bench without --calibrate-seconds 0)"
         )
-    if stack.get("mode") == "kubernetes" and any(t.endswith("-grpc") for t in plan.targets):
+    grpc = any(Target.parse(target).protocol == "grpc" for target in plan.targets)
+    if stack.get("mode") == "kubernetes" and grpc:
         warnings.append(
             "gRPC through a Kubernetes Service is balanced per connection (one per Locust user), "
             "not per request: with several replicas, gRPC load may fall unevenly on them"

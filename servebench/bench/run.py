@@ -46,6 +46,7 @@ from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
 from servebench.request_log import RequestLog, log_files, writer_pid
 from servebench.stats import summarize
+from servebench.target import Target
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
@@ -124,8 +125,8 @@ def measure_target(
     )
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
-    server = target.split("-")[0]
-    backend = stack["backends"][server]
+    parsed = Target.parse(target)
+    backend = stack["backends"][parsed.server]
     label = f"{spec.name} {target}"
     injector = _fault_injector(plan, backend, spec, folder)
     try:
@@ -144,10 +145,10 @@ def measure_target(
         "model": spec.name,
         "target": target,
         "crosscheck": _crosscheck(stack, spec, target, folder, log, run),
-        "server": server,
-        "protocol": target.split("-")[1],
-        "implementation": stack["backends"][server]["implementation"],
-        "real": stack["backends"][server]["real"],
+        "server": parsed.server,
+        "protocol": parsed.protocol,
+        "implementation": backend["implementation"],
+        "real": backend["real"],
         **_wire(plan, stack, spec, target, folder),
         "offered_rps": plan.rate or None,
         "loadgen_ceiling_rps": loadgen_ceiling(plan, target, spec),
@@ -310,7 +311,7 @@ def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict
 
 def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, end) -> dict:
     prometheus = prometheus_url(stack)
-    server, protocol = target.split("-")
+    parsed = Target.parse(target)
     figures = log.window(start, end)
     return {
         "index": index,
@@ -319,7 +320,9 @@ def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, e
         "offered_rps": plan.rate or figures["completed_rps"],
         **figures,
         "prometheus": prometheus_window(prometheus, target, spec.name, start, end),
-        "server_side": server_window(prometheus, server, protocol, spec.name, start, end),
+        "server_side": server_window(
+            prometheus, parsed.server, parsed.protocol, spec.name, start, end
+        ),
         "resources": resource_window(samples, start, end),
     }
 

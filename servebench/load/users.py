@@ -27,6 +27,7 @@ from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
 from servebench.request_log import mark_test_start
+from servebench.target import Target
 
 # Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
 grpc_gevent.init_gevent()
@@ -118,7 +119,7 @@ class _TargetUser:
 
     def _fire(self, millis: float, length: int, exception, context: dict) -> None:
         self.environment.events.request.fire(
-            request_type=self.target.rsplit("-", 1)[-1].upper(),
+            request_type=Target.parse(self.target).protocol.upper(),
             name=self.target,
             response_time=millis,
             response_length=length,
@@ -215,9 +216,9 @@ def select_targets(environment) -> None:
     for user_class in environment.user_classes:
         if (wanted and user_class.target not in wanted) or not user_class.tasks:
             continue
-        server, protocol = user_class.target.split("-")
-        if protocol == "rest":
-            user_class.host = stack["backends"][server]["endpoints"]["rest"]
+        target = Target.parse(user_class.target)
+        if target.protocol == "rest":
+            user_class.host = stack["backends"][target.server]["endpoints"]["rest"]
         kept.append(user_class)
     if not kept:
         raise SystemExit(f"no user class left for --sb-target {options.sb_target!r}")
