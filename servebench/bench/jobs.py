@@ -1,5 +1,5 @@
-"""What one Locust run of a target takes from the plan and the stack: its job, where Prometheus
-is, the server's resource source, the load generator's ceiling, and one measured window."""
+"""What one Locust run of a target takes from the plan and the stack: its job, the server's
+resource source, the load generator's ceiling, and one measured window."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
+from servebench.stack_record import Stack
 from servebench.target import Target
 
 
 def locust_job(
     plan: BenchPlan,
-    stack: dict,
     spec: ModelSpec,
     target: str,
     duration: float,
@@ -43,10 +43,6 @@ def locust_job(
     )
 
 
-def prometheus_url(stack: dict) -> str:
-    return stack["monitoring"]["prometheus"]["endpoints"]["http"]
-
-
 def sampled_stats(backend: dict) -> StatsSource | None:
     """The server's CPU and memory source for one run (a fresh CPU clock each time), or None
     when it cannot be sampled (run_bench already warned)."""
@@ -66,12 +62,12 @@ def loadgen_ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | No
     )
 
 
-def one_window(plan: BenchPlan, stack: dict, job: LocustJob, folder: Path, label: str) -> dict:
+def one_window(plan: BenchPlan, stack: Stack, job: LocustJob, folder: Path, label: str) -> dict:
     """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
-    server = stack["backends"][Target.parse(job.target).server]
+    server = stack.backends[Target.parse(job.target).server]
     stats = sampled_stats(server)
     figures, run = run_one_window(
-        job, folder, stats, prometheus_url(stack), label, plan.warmup_s, plan.window_s
+        job, folder, stats, stack.prometheus_url, label, plan.warmup_s, plan.window_s
     )
     if run.interrupted:
         raise KeyboardInterrupt

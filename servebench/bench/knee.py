@@ -12,6 +12,7 @@ from servebench.bench.jobs import loadgen_ceiling, locust_job, one_window
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import loadgen_limits
 from servebench.models import ModelSpec
+from servebench.stack_record import Stack
 from servebench.target import Target
 
 KNEE_START = 0.8  # the knee search's first rate, as a share of the closed-loop throughput
@@ -67,7 +68,9 @@ def converged(steps: list[KneeStep], tolerance: float = 0.10) -> bool:
     return bool(passing and failing) and min(failing) / max(passing) <= 1 + tolerance
 
 
-def measure_knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path) -> dict:
+def measure_knee(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> dict:
     """The knee of ``target``, the steps that found it, and its repeat at the knee."""
     slo_ms = plan.slo_ms or spec.slo_ms
     server = Target.parse(target).server
@@ -80,7 +83,7 @@ def measure_knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run
 
     def step(rate: float, suffix: str = "") -> KneeStep:
         job = locust_job(
-            plan, stack, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
+            plan, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
         folder = run_dir / spec.name / target / f"knee-{rate:.1f}{suffix}"
         figures = one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
@@ -97,7 +100,7 @@ def measure_knee(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run
     return {
         "model": spec.name,
         "target": target,
-        "implementation": stack["backends"][server]["implementation"],
+        "implementation": stack.backends[server]["implementation"],
         "slo_ms_p99": slo_ms,
         "closed_loop_rps": capacity,
         "knee_rps": knee,
@@ -123,12 +126,10 @@ def _confirmation(knee: float | None, steps: list[KneeStep], repeat: KneeStep | 
 
 
 def _closed_loop_rps(
-    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
 ) -> float | None:
     """Requests per second the target completes with plan.users users and no think time."""
-    job = locust_job(
-        plan, stack, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady"
-    )
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
     folder = run_dir / spec.name / target / "knee-closed-loop"
     figures = one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
     return figures["achieved_rps"] or None

@@ -18,7 +18,6 @@ from servebench.bench.jobs import (
     calibration_case,
     loadgen_ceiling,
     locust_job,
-    prometheus_url,
     sampled_stats,
 )
 from servebench.bench.knee import measure_knee
@@ -45,12 +44,14 @@ from servebench.metrics.promql import scalar
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
 from servebench.request_log import RequestLog, log_files, writer_pid
+from servebench.stack_record import Stack
 from servebench.stats import summarize
 from servebench.target import Target
 
 
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
     """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
+    stack = Stack(stack)
     run_dir = plan.out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=False)
     calibration = _calibration(plan, stack)
@@ -97,14 +98,14 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     return run_dir
 
 
-def _parity(plan: BenchPlan, stack: dict) -> dict:
+def _parity(plan: BenchPlan, stack: Stack) -> dict:
     """Same model, checked again right before the load: in-process (from export) and through
     every endpoint of the running stack."""
     from servebench.endpoint_parity import endpoint_parity
 
     in_process = []
     for spec in plan.models:
-        manifest_file = ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name)
+        manifest_file = ArtifactLayout(stack.artifacts).manifest(spec.name)
         if manifest_file.is_file():
             in_process += json.loads(manifest_file.read_text())["parity"]
     endpoints = [
@@ -116,21 +117,19 @@ def _parity(plan: BenchPlan, stack: dict) -> dict:
 
 
 def measure_target(
-    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path, part: str = ""
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path, part: str = ""
 ) -> tuple[dict, bool]:
     """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
     sub-folder, for a target measured in several runs."""
-    job = locust_job(
-        plan, stack, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate
-    )
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
     parsed = Target.parse(target)
-    backend = stack["backends"][parsed.server]
+    backend = stack.backends[parsed.server]
     label = f"{spec.name} {target}"
     injector = _fault_injector(plan, backend, spec, folder)
     try:
-        run = run_locust(job, folder, sampled_stats(backend), prometheus_url(stack), label)
+        run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label)
     finally:
         fault = injector.finish() if injector else None
     log = RequestLog.read(folder)
@@ -170,7 +169,7 @@ def measure_target(
 
 
 def measure_aa(
-    plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, run_dir: Path
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
 ) -> tuple[list[dict], bool]:
     """An A/A run: ``target`` measured as both arms of a comparison, in plan.repeat rounds of
     one Locust run per arm (a warm-up and one window, as a normal run has), the order
@@ -211,7 +210,7 @@ def _add_round(merged: dict | None, entry: dict, arm: str, round_index: int) -> 
     return merged
 
 
-def _wire(plan: BenchPlan, stack: dict, spec: ModelSpec, target: str, folder: Path) -> dict:
+def _wire(plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, folder: Path) -> dict:
     """What went over the wire: the encoding, and the mean request and response sizes. A REST
     comparison of raw float32 with JSON compares encodings as much as servers."""
     with make_client(target, stack, spec, **client_options(target, plan.encoding)) as codec:
@@ -277,11 +276,11 @@ def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
     }
 
 
-def _idle_memory(stack: dict, warnings: list[str]) -> dict[str, float]:
+def _idle_memory(stack: Stack, warnings: list[str]) -> dict[str, float]:
     """Each server's memory before any load; a warning for a server whose resources cannot be
     sampled, since its CPU and memory columns will stay empty."""
     idle = {}
-    for name, backend in stack["backends"].items():
+    for name, backend in stack.backends.items():
         try:
             source = server_stats(backend)
         except UsageError as exc:
@@ -302,7 +301,7 @@ def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict
     selector = f'target="{target}",model="{spec.name}",loadgen_pid=~"{pids}"'
     span = f"{int(run.finished - run.test_start) + 30}s"
     counted = scalar(
-        prometheus_url(stack),
+        stack.prometheus_url,
         f"sum(max_over_time(servebench_client_requests_total{{{selector}}}[{span}]))",
         at=run.finished,
     )
@@ -310,7 +309,7 @@ def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict
 
 
 def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, end) -> dict:
-    prometheus = prometheus_url(stack)
+    prometheus = stack.prometheus_url
     parsed = Target.parse(target)
     figures = log.window(start, end)
     return {
@@ -327,7 +326,7 @@ def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, e
     }
 
 
-def _calibration(plan: BenchPlan, stack: dict) -> dict | None:
+def _calibration(plan: BenchPlan, stack: Stack) -> dict | None:
     """The load generator's ceilings for this run's cases, measured first where
     calibration.json lacks them; None when some stay unknown."""
     needed = list(
@@ -348,7 +347,7 @@ def _calibration(plan: BenchPlan, stack: dict) -> dict | None:
         )
         server_cpus = stack.get("server_cpus") or cpus.default_split()[0]
         known = calibrate.calibrate(
-            plan.state_dir, missing, plan.calibrate_s, server_cpus, prometheus_url(stack)
+            plan.state_dir, missing, plan.calibrate_s, server_cpus, stack.prometheus_url
         )
     if any(case.key not in known for case in needed):
         return None

@@ -7,7 +7,6 @@ later is recorded as a failure of kind "timeout", so the slowest requests are ne
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -27,6 +26,7 @@ from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
 from servebench.request_log import mark_test_start
+from servebench.stack_record import Stack
 from servebench.target import Target
 
 # Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
@@ -36,8 +36,8 @@ FINAL_SCRAPE_WAIT_S = 2.5  # Prometheus scrapes every second; let it read the fi
 
 
 @cache
-def read_stack(path: str) -> dict:
-    return json.loads(Path(path).read_text())
+def read_stack(path: str) -> Stack:
+    return Stack.load(path)
 
 
 _POOLS: dict[tuple[str, str, int], PayloadPool] = {}
@@ -216,9 +216,8 @@ def select_targets(environment) -> None:
     for user_class in environment.user_classes:
         if (wanted and user_class.target not in wanted) or not user_class.tasks:
             continue
-        target = Target.parse(user_class.target)
-        if target.protocol == "rest":
-            user_class.host = stack["backends"][target.server]["endpoints"]["rest"]
+        if Target.parse(user_class.target).protocol == "rest":
+            user_class.host = stack.endpoint(user_class.target)
         kept.append(user_class)
     if not kept:
         raise SystemExit(f"no user class left for --sb-target {options.sb_target!r}")
@@ -256,9 +255,8 @@ def start_recorder(environment) -> None:
         options.sb_model, targets, log_dir, announce, options.sb_exporter_port, listen
     )
     environment.events.request.add_listener(recorder.on_request)
-    prometheus = stack.get("monitoring", {}).get("prometheus")
-    if prometheus and not options.sb_metrics_dir:
-        wait_until_scraped(prometheus["endpoints"]["http"], recorder.port)
+    if stack.prometheus_url and not options.sb_metrics_dir:
+        wait_until_scraped(stack.prometheus_url, recorder.port)
 
     @environment.events.quitting.add_listener
     def _quitting(**_) -> None:
