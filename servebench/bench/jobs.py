@@ -1,18 +1,14 @@
-"""What one Locust run of a target takes from the plan and the stack: its job, the server's
-resource source, the load generator's ceiling, and one measured window."""
+"""What one Locust run of a target takes from the plan: its job, the server's resource source,
+and the load generator's ceiling."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from servebench.bench import calibrate
-from servebench.bench.locust_run import LocustJob, run_one_window
+from servebench.bench.locust_run import LocustJob
 from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
-from servebench.stack_record import Stack
-from servebench.target import Target
 
 
 def locust_job(
@@ -60,15 +56,3 @@ def loadgen_ceiling(plan: BenchPlan, target: str, spec: ModelSpec) -> float | No
     return calibrate.ceiling(
         calibrate.load(plan.state_dir), calibration_case(plan, target, spec.name)
     )
-
-
-def one_window(plan: BenchPlan, stack: Stack, job: LocustJob, folder: Path, label: str) -> dict:
-    """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
-    server = stack.backends[Target.parse(job.target).server]
-    stats = sampled_stats(server)
-    figures, run = run_one_window(
-        job, folder, stats, stack.prometheus_url, label, plan.warmup_s, plan.window_s
-    )
-    if run.interrupted:
-        raise KeyboardInterrupt
-    return figures

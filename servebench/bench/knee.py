@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from servebench.bench.jobs import loadgen_ceiling, locust_job, one_window
+from servebench.bench.jobs import loadgen_ceiling, locust_job, sampled_stats
+from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import loadgen_limits
 from servebench.models import ModelSpec
@@ -86,7 +87,7 @@ def measure_knee(
             plan, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
         folder = run_dir / spec.name / target / f"knee-{rate:.1f}{suffix}"
-        figures = one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
+        figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
         p99 = figures["latency_ms"]["p99"]
         passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
         busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
@@ -131,5 +132,17 @@ def _closed_loop_rps(
     """Requests per second the target completes with plan.users users and no think time."""
     job = locust_job(plan, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
     folder = run_dir / spec.name / target / "knee-closed-loop"
-    figures = one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
+    figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
     return figures["achieved_rps"] or None
+
+
+def _one_window(plan: BenchPlan, stack: Stack, job: LocustJob, folder: Path, label: str) -> dict:
+    """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
+    server = stack.backends[Target.parse(job.target).server]
+    stats = sampled_stats(server)
+    figures, run = run_one_window(
+        job, folder, stats, stack.prometheus_url, label, plan.warmup_s, plan.window_s
+    )
+    if run.interrupted:
+        raise KeyboardInterrupt
+    return figures
