@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from servebench.clients import TARGETS, Client, ClientError, make_client
 from servebench.export.layout import ArtifactLayout
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
+from servebench.stack_record import Stack
 
 MODEL_CODE_MARKER = "expected float32 of shape"  # in every rejection the project's code writes
 TORCHSERVE_MAX_REQUEST = 6_553_500  # services/torchserve/config.properties max_request_size
@@ -108,7 +108,7 @@ class Inputs:
 
 def probe(stack: dict, spec: ModelSpec) -> list[ProbeResult]:
     """Every case against every endpoint; then checks that TorchServe's workers survived."""
-    manifest = json.loads(ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name).read_text())
+    manifest = json.loads(ArtifactLayout(Stack(stack).artifacts).manifest(spec.name).read_text())
     inputs = Inputs(spec, manifest["max_batch"])
     results = []
     for target in TARGETS:

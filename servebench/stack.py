@@ -1,4 +1,5 @@
-"""`servebench up` / `down`: start both servers as local processes, record them, stop them."""
+"""`servebench up` / `down`: start both servers (as local processes, or in Docker containers
+with --mode docker) and Prometheus, record them in stack.json, stop them."""
 
 from __future__ import annotations
 

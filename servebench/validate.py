@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from servebench.backends.ports import CONTAINER_PORTS
 from servebench.paths import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -243,8 +244,8 @@ def _security_findings(reports: list[dict], subjects: dict) -> tuple[list[str], 
 
 # Ports and paths each server really uses (see services/torchserve/config.container.properties,
 # services/tfserving/Dockerfile and monitoring.config); the other files must agree with them.
-TORCHSERVE_PORTS = {"inference": 8080, "management": 8081, "metrics": 8082, "grpc": 7070}
-TFSERVING_PORTS = {"grpc": 8500, "rest": 8501}
+TORCHSERVE_PORTS = CONTAINER_PORTS["torchserve"]
+TFSERVING_PORTS = CONTAINER_PORTS["tfserving"]
 TFSERVING_METRICS_PATH = "/monitoring/prometheus/metrics"
 # Metric families the servers and the load generator export (a test checks them on a real run).
 KNOWN_METRICS = {
@@ -263,7 +264,7 @@ def check_consistency(root: Path) -> tuple[list[str], list[Finding]]:
     problems = []
     container = _properties(root / "services/torchserve/config.container.properties")
     for name, key in (
-        ("inference", "inference_address"),
+        ("rest", "inference_address"),
         ("management", "management_address"),
         ("metrics", "metrics_address"),
     ):
@@ -328,7 +329,7 @@ def _check_prometheus_targets(root: Path) -> list[Finding]:
 def _check_compose_ports(root: Path) -> list[Finding]:
     compose = yaml.safe_load((root / "compose.yaml").read_text())
     wanted = {
-        "torchserve": {TORCHSERVE_PORTS["inference"], TORCHSERVE_PORTS["grpc"]},
+        "torchserve": {TORCHSERVE_PORTS["rest"], TORCHSERVE_PORTS["grpc"]},
         "tfserving": set(TFSERVING_PORTS.values()),
     }
     problems = []
@@ -387,7 +388,7 @@ def _check_metric_names(root: Path) -> list[Finding]:
 # Where the harness in compose and k8s finds each server, as the stack record tells it.
 STACK_ENDPOINTS = {
     "torchserve": {
-        "rest": f"http://torchserve:{TORCHSERVE_PORTS['inference']}",
+        "rest": f"http://torchserve:{TORCHSERVE_PORTS['rest']}",
         "grpc": f"torchserve:{TORCHSERVE_PORTS['grpc']}",
         "management": f"http://torchserve:{TORCHSERVE_PORTS['management']}",
         "metrics": f"http://torchserve:{TORCHSERVE_PORTS['metrics']}/metrics",

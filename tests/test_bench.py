@@ -16,11 +16,12 @@ import numpy as np
 import psutil
 import pytest
 
-from servebench.bench import CROSSCHECK_TOLERANCE, _judge, crosscheck_disagreement
 from servebench.bench.analysis import server_time_beyond_client
-from servebench.bench.knee import Probe, converged, find_knee
-from servebench.bench.phases import first_broken, scenario_options, scenario_phases
+from servebench.bench.knee import KneeStep, converged, find_knee
+from servebench.bench.phases import first_broken
+from servebench.bench.results import CROSSCHECK_TOLERANCE, crosscheck_disagreement, judge
 from servebench.clients import TARGETS
+from servebench.load.shapes import scenario_options, scenario_phases
 from servebench.models import MODELS
 from servebench.payloads import PayloadPool
 from servebench.report.verdict import verdict
@@ -80,7 +81,7 @@ def test_counts_that_disagree_are_a_warning():
         "loadgen_ceiling_rps": None,
     }  # fmt: skip
     plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1])
-    _judge(entry, {"in_process": {}, "calibration": None}, plan)
+    judge(entry, {"in_process": {}, "calibration": None}, plan)
     assert any("950 requests and the raw log 1000, 5.0% apart" in w for w in entry["warnings"])
 
 
@@ -151,7 +152,7 @@ def test_emulator_is_named_and_blocks_a_verdict(steady):
 
 
 def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
-    manifest = json.loads((steady["dir"] / "manifest.json").read_text())
+    manifest = json.loads((steady["dir"] / "run.json").read_text())
     assert manifest["packages"]["locust"] == "2.47.0"
     assert manifest["cpu"]["cores"] >= 1 and manifest["cpu"]["model"]
     assert manifest["implementations"]["torchserve"]["real"] is True
@@ -232,7 +233,7 @@ def test_the_ceiling_is_judged_on_the_offered_rate():
         "implementation": "torchserve 0.12.0", "warnings": [],
         "crosscheck": {"log_requests": 1000, "prometheus_requests": 1000.0},
     }  # fmt: skip
-    _judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
+    judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
     assert any("1000 req/s offered is above half" in w for w in entry["warnings"])
 
 
@@ -277,7 +278,7 @@ def test_a_wrong_answer_counts_as_a_failure(tmp_path):
 
     ports = {"rest": free_port(), "grpc": free_port()}
     log = tmp_path / "trivial.log"
-    command = [sys.executable, "-m", "servebench.load.trivial_server"]
+    command = [sys.executable, "-m", "servebench.backends.trivial_server"]
     command += ["--rest-port", str(ports["rest"]), "--grpc-port", str(ports["grpc"])]
     server = spawn(command, log, {}, cwd=tmp_path)
     try:
@@ -319,13 +320,13 @@ def test_bench_usage_errors_are_one_line(stack, tmp_path, args, message):
 @pytest.mark.parametrize("knee", [37.0, 137.0, 900.0])
 @pytest.mark.parametrize("guess", [0.5, 0.7, 1.0, 1.3, 1.9])
 def test_knee_search_lands_within_ten_percent_in_six_probes(knee, guess):
-    found, probes = find_knee(lambda rate: Probe(rate, rate <= knee), guess * knee)
+    found, probes = find_knee(lambda rate: KneeStep(rate, rate <= knee), guess * knee)
     assert len(probes) <= 6 and converged(probes)
     assert 0.9 * knee <= found <= knee
 
 
 def test_knee_search_says_when_it_did_not_converge():
-    found, probes = find_knee(lambda rate: Probe(rate, rate <= 900.0), 20.0)
+    found, probes = find_knee(lambda rate: KneeStep(rate, rate <= 900.0), 20.0)
     assert len(probes) == 6 and not converged(probes)
     assert found < 900.0
 

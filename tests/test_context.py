@@ -3,7 +3,7 @@
 import json
 from types import SimpleNamespace
 
-from servebench.bench import _keep_context
+from servebench.bench.results import keep_context
 from servebench.stack import stack_identity
 
 
@@ -26,7 +26,7 @@ def keep(tmp_path, matrix_stack: dict, bench_stack: dict) -> tuple[list[str], bo
     (state / "bad-inputs.json").write_text(json.dumps(matrix))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    warnings = _keep_context(SimpleNamespace(models=[], state_dir=state), bench_stack, run_dir)
+    warnings = keep_context(SimpleNamespace(models=[], state_dir=state), bench_stack, run_dir)
     return warnings, (run_dir / "context" / "bad-inputs.json").is_file()
 
 

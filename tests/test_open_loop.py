@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from servebench.bench.analysis import RequestLog
 from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.request_log import RequestLog
 
 SERVICE_S = 1.5  # every reply takes this long
 DURATION_S = 3.0

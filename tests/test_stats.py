@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from servebench.bench.stats import ci95, t95, t_quantile
+from servebench.stats import ci95, t95, t_quantile
 
 # Two-sided 95% critical values from published t tables.
 PUBLISHED = {1: 12.706, 4: 2.776, 11: 2.201, 20: 2.086, 30: 2.042, 120: 1.980}

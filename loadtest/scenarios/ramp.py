@@ -4,6 +4,8 @@ failure ratio passes --sb-error-budget, or --sb-duration runs out."""
 
 from locust import LoadTestShape
 
+from servebench.load.shapes import ramp, users_at
+
 
 class Ramp(LoadTestShape):
     judging = False
@@ -13,16 +15,13 @@ class Ramp(LoadTestShape):
         run_time = self.get_run_time()
         if run_time >= options.sb_duration:
             return None
-        if run_time < options.sb_warmup:
-            return options.sb_step_users, options.sb_step_users
-        if not self.judging:
+        if run_time >= options.sb_warmup and not self.judging:
             # Cold-start latencies must not end the ramp: judge only what follows the warm-up.
             self.runner.stats.reset_all()
             self.judging = True
-        if self._budget_broken(options):
+        if self.judging and self._budget_broken(options):
             return None
-        step = int((run_time - options.sb_warmup) // options.sb_step_seconds) + 1
-        users = step * options.sb_step_users
+        users = users_at(ramp(options), run_time, options.sb_step_users)
         return users, users
 
     def _budget_broken(self, options) -> bool:

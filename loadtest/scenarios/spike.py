@@ -3,6 +3,8 @@ middle of --sb-duration, then back."""
 
 from locust import LoadTestShape
 
+from servebench.load.shapes import spike, users_at
+
 
 class Spike(LoadTestShape):
     def tick(self):
@@ -10,7 +12,5 @@ class Spike(LoadTestShape):
         run_time = self.get_run_time()
         if run_time >= options.sb_duration:
             return None
-        spike_start = (options.sb_duration - options.sb_step_seconds) / 2
-        if spike_start <= run_time < spike_start + options.sb_step_seconds:
-            return options.sb_spike_users, options.sb_spike_users
-        return options.sb_users, options.sb_users
+        users = users_at(spike(options), run_time, options.sb_users)
+        return users, users

@@ -16,6 +16,7 @@ import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.detect import identify, parse_docker_time, ready_seconds_from_log
+from servebench.backends.ports import CONTAINER_PORTS
 from servebench.backends.process import LOCALHOST, free_port
 from servebench.backends.tfserving import model_available
 from servebench.backends.torchserve import worker_pids
@@ -27,12 +28,10 @@ SERVERS = {
     "torchserve": {
         "image": "servebench/torchserve:0.12.0",
         "dockerfile": "services/torchserve/Dockerfile",
-        "ports": {"rest": 8080, "grpc": 7070, "management": 8081, "metrics": 8082},
     },
     "tfserving": {
         "image": "servebench/tfserving:2.20.0",
         "dockerfile": "services/tfserving/Dockerfile",
-        "ports": {"grpc": 8500, "rest": 8501},
     },
 }
 
@@ -82,15 +81,14 @@ def start_servers(plan: LaunchPlan, timeout: float) -> list[RunningBackend]:
     try:
         for name, spec in SERVERS.items():
             build_image(client, spec)
-            ports = {key: free_port() for key in spec["ports"]}
+            inside = CONTAINER_PORTS[name]
+            ports = {key: free_port() for key in inside}
             container = client.containers.run(
                 spec["image"],
                 detach=True,
                 name=f"servebench-{name}-{int(time.time())}",
                 volumes={str(plan.layout.root.resolve()): {"bind": "/artifacts", "mode": "ro"}},
-                ports={
-                    f"{inner}/tcp": (LOCALHOST, ports[key]) for key, inner in spec["ports"].items()
-                },
+                ports={f"{inner}/tcp": (LOCALHOST, ports[key]) for key, inner in inside.items()},
                 environment=_environment(name, plan),
                 cpuset_cpus=",".join(str(cpu) for cpu in plan.server_cpus),
                 nano_cpus=int(len(plan.server_cpus) * 1e9),

@@ -1,76 +1,12 @@
-"""From one target's raw request log and Prometheus to the figures of each measurement window."""
+"""From Prometheus and the resource samples to the figures of each measurement window; the
+raw request log's own figures come from servebench.request_log."""
 
 from __future__ import annotations
-
-import csv
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from servebench.metrics.promql import client_latency_quantile, scalar
-
-QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p99.9": 0.999}
-
-
-@dataclass
-class RequestLog:
-    """Every request of one run: completion time, latency, outcome and failure kind, and the
-    time that places it in a window. An open-loop request belongs to the window it was
-    scheduled in, however late its reply (or timeout) came; a closed-loop one to the window it
-    completed in."""
-
-    end: np.ndarray
-    latency: np.ndarray
-    success: np.ndarray
-    kinds: list[str]
-    at: np.ndarray
-
-    @classmethod
-    def read(cls, folder: Path) -> RequestLog:
-        ends, latencies, successes, kinds, at = [], [], [], [], []
-        for path in sorted(folder.glob("requests-*.csv")):
-            with open(path, newline="") as log:
-                for row in csv.DictReader(log):
-                    start, latency = float(row["start_unix"]), float(row["latency_s"])
-                    ends.append(start + latency)
-                    at.append(start if row.get("scheduled") else start + latency)
-                    latencies.append(latency)
-                    successes.append(row["outcome"] == "success")
-                    kinds.append(row["failure_kind"])
-        arrays = np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool)
-        return cls(*arrays, kinds, np.asarray(at))
-
-    def __len__(self) -> int:
-        return len(self.end)
-
-    def window(self, start: float, end: float) -> dict:
-        """Figures for the requests that belong to [start, end)."""
-        inside = (self.at >= start) & (self.at < end)
-        seconds = end - start
-        ok = inside & self.success
-        errors = Counter(
-            kind for kind, keep in zip(self.kinds, inside & ~self.success, strict=True) if keep
-        )
-        count = int(inside.sum())
-        return {
-            "requests": count,
-            "successes": int(ok.sum()),
-            "achieved_rps": float(ok.sum() / seconds) if seconds > 0 else 0.0,
-            "completed_rps": float(count / seconds) if seconds > 0 else 0.0,
-            "errors": dict(errors),
-            "error_ratio": float((count - ok.sum()) / count) if count else 0.0,
-            "latency_ms": _percentiles(self.latency[ok] * 1000),
-        }
-
-
-def _percentiles(millis: np.ndarray) -> dict:
-    if millis.size == 0:
-        return {name: None for name in [*QUANTILES, "mean"]}
-    figures = {name: float(np.quantile(millis, q)) for name, q in QUANTILES.items()}
-    figures["mean"] = float(millis.mean())
-    return figures
+from servebench.request_log import QUANTILES
 
 
 def prometheus_window(prometheus: str, target: str, model: str, start: float, end: float) -> dict:

@@ -14,18 +14,17 @@ to use that calibration.json lacks.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servebench.backends.process import free_port, spawn, stop_session, wait_until
-from servebench.bench.analysis import RequestLog
-from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.backends import trivial_server
+from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
+from servebench.target import Target
 
 CALIBRATION_FILE = "calibration.json"
 SETTLE_S = 2.0  # the first seconds of each calibration run are not counted
@@ -53,7 +52,7 @@ class Case:
 def case_for(target: str, model: str, encoding: str, loadgen_cpus, workers: int) -> Case:
     """The calibration case that bounds what Locust can measure of ``target``."""
     wire = "json" if "JSON" in WIRE_FORMATS[target][encoding] else "binary"
-    return Case(target.split("-")[1], model, wire, tuple(loadgen_cpus), workers)
+    return Case(Target.parse(target).protocol, model, wire, tuple(loadgen_cpus), workers)
 
 
 def every_case(models: list[str], loadgen_cpus, workers: int) -> list[Case]:
@@ -86,46 +85,35 @@ def calibrate(
 ) -> dict:
     """Measure ``cases``, add them to calibration.json (keeping the others); return all."""
     known = load(state_dir)
-    with tempfile.TemporaryDirectory(prefix="servebench-calibrate-") as scratch:
-        scratch = Path(scratch)
-        ports = {"rest": free_port(), "grpc": free_port()}
-        command = [sys.executable, "-m", "servebench.load.trivial_server"]
-        command += ["--rest-port", str(ports["rest"]), "--grpc-port", str(ports["grpc"])]
-        log = scratch / "trivial.log"
-        server = spawn(command, log, {}, cwd=scratch, cpus=server_cpus)
-        try:
-            wait_until(
-                lambda: "trivial endpoint" in log.read_text(), 60, "trivial endpoint", server, log
-            )
-            stack_file = scratch / "stack.json"
-            stack_file.write_text(json.dumps(_pseudo_stack(ports, server.pid)))
-            for index, case in enumerate(cases):
-                figures, interrupted = _measure(
-                    case, stack_file, scratch / str(index), duration_s, users, server.pid,
-                    prometheus,
-                )  # fmt: skip
-                known[case.key] = {**figures, "server_cpus": server_cpus}
-                _save(state_dir, known)
-                if interrupted:
-                    raise KeyboardInterrupt
-        finally:
-            stop_session(server.pid)
+    with (
+        tempfile.TemporaryDirectory(prefix="servebench-calibrate-") as scratch,
+        trivial_server.running(Path(scratch), server_cpus) as server,
+    ):
+        stack_file = Path(scratch) / "stack.json"
+        stack_file.write_text(json.dumps(server.stack()))
+        for index, case in enumerate(cases):
+            figures, interrupted = _measure(
+                case, stack_file, Path(scratch) / str(index), duration_s, users, server.pid,
+                prometheus,
+            )  # fmt: skip
+            known[case.key] = {**figures, "server_cpus": server_cpus}
+            _save(state_dir, known)
+            if interrupted:
+                raise KeyboardInterrupt
     return known
 
 
 def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid, prometheus):
     job = LocustJob(
         stack_file=stack_file, scenario="steady", model=case.model,
-        target=f"torchserve-{case.protocol}", duration_s=duration_s + SETTLE_S, users=users,
-        workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
+        target=str(Target("torchserve", case.protocol)), duration_s=duration_s + SETTLE_S,
+        users=users, workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
         options={"metrics_dir": str(folder / "loadgen"),
                  "encoding": "json" if case.wire == "json" else "native"},
     )  # fmt: skip
-    run = run_locust(
-        job, folder, ProcessTreeStats(server_pid), prometheus, f"calibrate {case.describe()}"
-    )
-    start = run.test_start + SETTLE_S
-    window = RequestLog.read(folder).window(start, start + duration_s)
+    label = f"calibrate {case.describe()}"
+    stats = ProcessTreeStats(server_pid)
+    window, run = run_one_window(job, folder, stats, prometheus, label, SETTLE_S, duration_s)
     figures = {
         "protocol": case.protocol,
         "model": case.model,
@@ -146,17 +134,6 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
 def _save(state_dir: Path, cases: dict) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     write_json(state_dir / CALIBRATION_FILE, {"schema_version": 2, "cases": cases})
-
-
-def _pseudo_stack(ports: dict, pid: int) -> dict:
-    endpoints = {"rest": f"http://127.0.0.1:{ports['rest']}", "grpc": f"127.0.0.1:{ports['grpc']}"}
-    trivial = {
-        "implementation": "trivial endpoint",
-        "real": True,
-        "pid": pid,
-        "endpoints": endpoints,
-    }
-    return {"backends": {"torchserve": trivial}}
 
 
 def _mean(samples: list[dict], key: str) -> float | None:

@@ -22,9 +22,9 @@ from servebench.backends.base import LaunchPlan
 from servebench.backends.tfserving import TFServingBackend
 from servebench.backends.torchserve import TorchServeBackend
 from servebench.bench.results import write_json
-from servebench.bench.stats import ci95, median
 from servebench.export.layout import ArtifactLayout
 from servebench.models import ModelSpec
+from servebench.stats import ci95, median
 
 COLD_STARTS_FILE = "cold-starts.json"
 READY_TIMEOUT_S = 600.0

@@ -9,7 +9,6 @@ Two kinds, both SIGKILL, as a crash would be:
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from servebench.bench.analysis import RequestLog
 from servebench.errors import UsageError
+from servebench.request_log import RequestLog, read_test_start
 
 KINDS = ("worker", "server")
 # Where in the measured part of the run the fault lands: a third in, so that the time before
@@ -95,11 +94,9 @@ class FaultInjector(threading.Thread):
         self.cancelled = threading.Event()
 
     def run(self) -> None:
-        marker = self.log_dir / "test_start.json"
-        while not marker.is_file():
+        while (start := read_test_start(self.log_dir)) is None:
             if self.cancelled.wait(0.2):
                 return
-        start = json.loads(marker.read_text())["unix"]
         if self.cancelled.wait(max(start + self.at_s - time.time(), 0)):
             return
         try:

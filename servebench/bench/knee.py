@@ -1,38 +1,52 @@
-"""The MLPerf-style headline: the highest offered Poisson rate that still meets the SLO."""
+"""The MLPerf-style headline: the highest offered Poisson rate that still meets the SLO, found
+by a search of one-window Locust runs that starts just under the closed-loop throughput."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from servebench.bench.jobs import loadgen_ceiling, locust_job, sampled_stats
+from servebench.bench.locust_run import LocustJob, run_one_window
+from servebench.bench.plan import BenchPlan
+from servebench.bench.results import loadgen_limits
+from servebench.models import ModelSpec
+from servebench.stack_record import Stack
+from servebench.target import Target
+
+KNEE_START = 0.8  # the knee search's first rate, as a share of the closed-loop throughput
 
 
 @dataclass(frozen=True)
-class Probe:
+class KneeStep:
+    """One step of the knee search: a one-window run at ``rate``, and whether it met the SLO."""
+
     rate: float
     passed: bool
     p99_ms: float | None = None
     error_ratio: float | None = None
-    warnings: tuple[str, ...] = ()  # why the load generator may have limited this probe
+    warnings: tuple[str, ...] = ()  # why the load generator may have limited this step
 
 
 def find_knee(
-    probe: Callable[[float], Probe],
+    step: Callable[[float], KneeStep],
     first_rate: float,
-    max_probes: int = 6,
+    max_steps: int = 6,
     tolerance: float = 0.10,
-) -> tuple[float | None, list[Probe]]:
+) -> tuple[float | None, list[KneeStep]]:
     """Bracket the knee by doubling or halving from ``first_rate``, then bisect geometrically
     until the passing and failing rates are within ``tolerance`` of each other. A first rate
-    within a factor of two of the knee converges in six probes or fewer.
+    within a factor of two of the knee converges in six steps or fewer.
 
-    Returns (the highest passing rate or None, every probe in order).
+    Returns (the highest passing rate or None, every step in order).
     """
     passing = failing = None
-    rate, probes = first_rate, []
-    while len(probes) < max_probes:
-        result = probe(rate)
-        probes.append(result)
+    rate, steps = first_rate, []
+    while len(steps) < max_steps:
+        result = step(rate)
+        steps.append(result)
         if result.passed:
             passing = rate if passing is None else max(passing, rate)
         else:
@@ -45,11 +59,90 @@ def find_knee(
             rate /= 2
         else:
             rate = math.sqrt(passing * failing)
-    return passing, probes
+    return passing, steps
 
 
-def converged(probes: list[Probe], tolerance: float = 0.10) -> bool:
-    """True when a passing and a failing probe bracket the knee within ``tolerance``."""
-    passing = [p.rate for p in probes if p.passed]
-    failing = [p.rate for p in probes if not p.passed]
+def converged(steps: list[KneeStep], tolerance: float = 0.10) -> bool:
+    """True when a passing and a failing step bracket the knee within ``tolerance``."""
+    passing = [s.rate for s in steps if s.passed]
+    failing = [s.rate for s in steps if not s.passed]
     return bool(passing and failing) and min(failing) / max(passing) <= 1 + tolerance
+
+
+def measure_knee(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> dict:
+    """The knee of ``target``, the steps that found it, and its repeat at the knee."""
+    slo_ms = plan.slo_ms or spec.slo_ms
+    server = Target.parse(target).server
+    # The knee lies below what the target serves in closed loop; starting just under that puts
+    # the first step within 2x of the knee, where the search converges in six steps.
+    capacity = _closed_loop_rps(plan, stack, spec, target, run_dir)
+    first_rate = KNEE_START * capacity if capacity else 20.0
+
+    ceiling = loadgen_ceiling(plan, target, spec)
+
+    def step(rate: float, suffix: str = "") -> KneeStep:
+        job = locust_job(
+            plan, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
+        )
+        folder = run_dir / spec.name / target / f"knee-{rate:.1f}{suffix}"
+        figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
+        p99 = figures["latency_ms"]["p99"]
+        passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
+        busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
+        limits = loadgen_limits(rate, ceiling, busy, plan, Target.parse(target).protocol)
+        return KneeStep(rate, passed, p99, figures["error_ratio"], tuple(limits))
+
+    knee, steps = find_knee(step, first_rate)
+    # A single window's p99 is noisy (here it was not even monotonic in the rate), so the knee
+    # is measured once more; a knee that fails its repeat is reported as unconfirmed.
+    repeat = step(knee, "-repeat") if knee else None
+    return {
+        "model": spec.name,
+        "target": target,
+        "implementation": stack.backends[server]["implementation"],
+        "slo_ms_p99": slo_ms,
+        "closed_loop_rps": capacity,
+        "knee_rps": knee,
+        "converged": converged(steps),
+        "probes": [vars(s) for s in steps],  # the results' name for the knee search's steps
+        **_confirmation(knee, steps, repeat),
+        "warnings": sorted(
+            {f"probe at {s.rate:.1f}/s: {w}" for s in [*steps, repeat] if s for w in s.warnings}
+        ),
+    }
+
+
+def _confirmation(knee: float | None, steps: list[KneeStep], repeat: KneeStep | None) -> dict:
+    """The repeat step at the knee, and the spread of the p99s measured at that rate."""
+    if repeat is None:
+        return {"confirmed": False, "repeat": None, "p99_spread_ms": None}
+    at_knee = [s.p99_ms for s in [*steps, repeat] if s.rate == knee and s.p99_ms is not None]
+    return {
+        "confirmed": repeat.passed,
+        "repeat": vars(repeat),
+        "p99_spread_ms": [min(at_knee), max(at_knee)] if at_knee else None,
+    }
+
+
+def _closed_loop_rps(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> float | None:
+    """Requests per second the target completes with plan.users users and no think time."""
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
+    folder = run_dir / spec.name / target / "knee-closed-loop"
+    figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
+    return figures["achieved_rps"] or None
+
+
+def _one_window(plan: BenchPlan, stack: Stack, job: LocustJob, folder: Path, label: str) -> dict:
+    """Run ``job`` (a warm-up, then one window) and return the window's figures from the log."""
+    server = stack.backends[Target.parse(job.target).server]
+    stats = sampled_stats(server)
+    figures, run = run_one_window(
+        job, folder, stats, stack.prometheus_url, label, plan.warmup_s, plan.window_s
+    )
+    if run.interrupted:
+        raise KeyboardInterrupt
+    return figures

@@ -4,9 +4,8 @@ Each side runs what its server runs, without the server: the .mar's own handler 
 inference, postprocess on raw float32 bytes, as TorchServe's worker calls it) and the
 SavedModel's serving_default concrete function (what TF Serving runs). The calls come from as
 many threads as the served run had users. That is each side's upper bound on this machine; a
-server's throughput divided by it is its serving efficiency. Run as
-``python -m servebench.bench.limits`` in a child process pinned to the servers' CPUs, so it gets
-exactly their budget.
+server's throughput divided by it is its serving efficiency. measure_limits runs main() in a
+child process pinned to the servers' CPUs, so it gets exactly their budget.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import argparse
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from servebench.bench.stats import ci95
+from servebench.bench.plan import BenchPlan
+from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
+from servebench.stats import ci95
 
 ARTIFACT = {
     "torch": "the .mar's handler: preprocess, inference, postprocess of raw float32",
@@ -33,6 +35,9 @@ ARTIFACT = {
 }
 
 
+# Not ``-m servebench.bench.limits``: the bench package imports this module first, and runpy
+# would warn that it runs a module already imported.
+CHILD = "import sys; from servebench.bench.limits import main; sys.exit(main())"
 WINDOWS = 3  # the measurement is cut into windows, for a confidence interval of the rate
 
 
@@ -126,6 +131,48 @@ def _tf_predict(model: str, artifacts: Path, threads: int):
     return load_savedmodel(get_model(model), artifacts / "tfserving" / model / "1")
 
 
+def measure_limits(plan: BenchPlan, stack: dict) -> dict:
+    """Each model's in-process throughput in torch and TF, on the servers' CPUs and threads."""
+    limits = {}
+    for spec in plan.models:
+        limits[spec.name] = {}
+        for framework in ("torch", "tensorflow"):
+            print(f"in-process limit: {spec.name} in {framework} ...", file=sys.stderr, flush=True)
+            figures = _limit(stack, spec.name, framework, plan)
+            limits[spec.name][framework] = figures
+    return limits
+
+
+def _limit(stack: dict, model: str, framework: str, plan: BenchPlan) -> dict:
+    """The artifact in-process, at the served run's concurrency (its number of users)."""
+    server_cpus = stack.get("server_cpus") or sorted(os.sched_getaffinity(0))
+    seconds = plan.limits_seconds
+    command = [
+        sys.executable, "-c", CHILD, "--model", model, "--framework", framework,
+        "--artifacts", stack["artifacts"], "--threads", str(stack.get("server_threads", 1)),
+        "--seconds", str(seconds), "--batch", str(plan.batch), "--concurrency", str(plan.users),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120,
+        preexec_fn=lambda: os.sched_setaffinity(0, server_cpus),
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise UsageError(
+            f"in-process measurement of {model} in {framework} failed: "
+            f"{result.stderr.strip()[-300:]}"
+        )
+    return json.loads(result.stdout)
+
+
+def ratio_interval(served: dict | None, limit: dict | None) -> dict | None:
+    """The interval of served / in-process from both intervals: the served rate's low end over
+    the limit's high end, and the other way round."""
+    if not served or not limit or limit["low"] <= 0:
+        return None
+    return {"low": max(served["low"], 0.0) / limit["high"], "high": served["high"] / limit["low"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servebench-limits")
     parser.add_argument("--model", required=True)
@@ -148,7 +195,3 @@ def main(argv: list[str] | None = None) -> int:
     result["cpus"] = sorted(os.sched_getaffinity(0))
     json.dump(result, sys.stdout)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from servebench.backends.process import log_tail, spawn, stop_session
+from servebench.bench.analysis import resource_window
 from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
+from servebench.request_log import RequestLog, read_test_start
 
 LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
 SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"
@@ -99,14 +100,31 @@ def run_locust(
             stop_session(process.pid, grace=10)
         progress.stop()
         sampler.stop()
-    start_file = run_dir / "test_start.json"
-    if not start_file.is_file():
+    test_start = read_test_start(run_dir)
+    if test_start is None:
         raise UsageError(f"Locust did not start for {job.target}: {log_tail(log, 5)}")
     return LocustRun(
         run_dir=run_dir,
-        test_start=json.loads(start_file.read_text())["unix"],
+        test_start=test_start,
         finished=time.time(),
         returncode=process.returncode if process.returncode is not None else -1,
         samples=sampler.samples,
         interrupted=interrupted,
     )
+
+
+def run_one_window(
+    job: LocustJob,
+    run_dir: Path,
+    server_stats: StatsSource | None,
+    prometheus: str | None,
+    label: str,
+    warmup_s: float,
+    window_s: float,
+) -> tuple[dict, LocustRun]:
+    """Run ``job`` (a warm-up, then one window); return the window's figures from the raw log,
+    with the resources sampled in it, and the run."""
+    run = run_locust(job, run_dir, server_stats, prometheus, label)
+    start, end = run.test_start + warmup_s, run.test_start + warmup_s + window_s
+    figures = RequestLog.read(run_dir).window(start, end)
+    return {**figures, "resources": resource_window(run.samples, start, end)}, run

@@ -1,4 +1,7 @@
-"""results/<run-id>/: results.json (versioned) and manifest.json, written as the run goes."""
+"""results/<run-id>/: results.json (versioned) and run.json (what ran, and on what), written as
+the run goes; the results' header, the judgement of each measured target, and the context a run
+folder keeps. run.json was manifest.json before, a name the artifacts' manifests also have; the
+report still reads that name in older run folders."""
 
 from __future__ import annotations
 
@@ -9,9 +12,20 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from servebench.bench.analysis import server_time_beyond_client
+from servebench.bench.limits import ratio_interval
+from servebench.bench.plan import BenchPlan
+from servebench.export.layout import ArtifactLayout
 from servebench.paths import REPO_ROOT
+from servebench.stack import stack_identity
+from servebench.target import Target
 
 RESULTS_SCHEMA = 1
+RUN_RECORD = "run.json"
+FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
+NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
+LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
+ARMS = ("A", "B")  # an A/A run's two arms
 PACKAGES = ("torch", "tensorflow", "torchserve", "locust", "prometheus-client", "grpcio", "numpy")
 
 
@@ -26,7 +40,8 @@ def write_json(path: Path, document: dict) -> None:
     temporary.rename(path)
 
 
-def manifest(stack: dict, loadgen: dict) -> dict:
+def run_record(stack: dict, loadgen: dict) -> dict:
+    """The software, hardware, servers and load generator of the run."""
     return {
         "schema_version": RESULTS_SCHEMA,
         "git_sha": _git_sha(),
@@ -83,3 +98,158 @@ def _cores() -> int:
     import os
 
     return os.cpu_count() or 0
+
+
+def keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> list[str]:
+    """Copy what the report needs besides the measurements, so a run folder stands alone:
+    the stack record, the artifacts' manifests and the bad-input matrix of this very stack.
+    Returns warnings."""
+    context = run_dir / "context"
+    context.mkdir()
+    write_json(context / "stack.json", stack)
+    for spec in plan.models:
+        manifest_file = ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name)
+        if manifest_file.is_file():
+            write_json(
+                context / f"artifact-{spec.name}.json", json.loads(manifest_file.read_text())
+            )
+    bad_inputs = plan.state_dir / "bad-inputs.json"
+    if not bad_inputs.is_file():
+        return []
+    matrix = json.loads(bad_inputs.read_text())
+    if matrix.get("stack") != stack_identity(stack):
+        # Another stack's answers (an earlier emulator run, say) must not judge this one.
+        return [
+            f"{bad_inputs} was made against another stack and is left out; run "
+            "`servebench probe-bad-inputs` against this one"
+        ]
+    write_json(context / "bad-inputs.json", matrix)
+    return []
+
+
+def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
+    backends = stack["backends"]
+    if plan.aa:  # the one server under test is both arms; the other plays no part
+        server = Target.parse(plan.targets[0]).server
+        backends = {server: backends[server]}
+    implementations = {name: b["implementation"] for name, b in backends.items()}
+    emulated = [name for name, b in backends.items() if not b["real"]]
+    warnings = []
+    if emulated:
+        warnings.append(
+            f"{', '.join(emulated)} served by an emulator: its figures say nothing about the real "
+            "server, and no verdict may be drawn from this run"
+        )
+    if calibration is None:
+        warnings.append(
+            "the load generator's ceiling is unknown for some of this run's cases: run "
+            "`servebench calibrate` (or bench without --calibrate-seconds 0)"
+        )
+    grpc = any(Target.parse(target).protocol == "grpc" for target in plan.targets)
+    if stack.get("mode") == "kubernetes" and grpc:
+        warnings.append(
+            "gRPC through a Kubernetes Service is balanced per connection (one per Locust user), "
+            "not per request: with several replicas, gRPC load may fall unevenly on them"
+        )
+    return {
+        "schema_version": RESULTS_SCHEMA,
+        "started_at": time.time(),
+        "finished_at": None,
+        "complete": False,
+        "interrupted": False,
+        "scenario": plan.scenario,
+        "params": {
+            "models": [spec.name for spec in plan.models],
+            "targets": plan.targets,
+            "warmup_s": plan.warmup_s,
+            "window_s": plan.window_s,
+            "repeat": plan.repeat,
+            "users": plan.users,
+            "rate": plan.rate,
+            "batch": plan.batch,
+            "workers": plan.workers,
+            "loadgen_cpus": plan.loadgen_cpus,
+            "server_cpus": stack.get("server_cpus"),
+            "server_threads": stack.get("server_threads"),
+            "batch_size": stack.get("batch_size", 1),
+            "encoding": plan.encoding,
+            "find_knee": plan.find_knee,
+            "aa": plan.aa,
+            **plan.options,
+        },
+        "implementations": implementations,
+        "aa": {"target": plan.targets[0], "arms": list(ARMS)} if plan.aa else None,
+        "verdict_allowed": not emulated,
+        "calibration": calibration,
+        "warnings": warnings,
+        "parity": {},
+        "in_process": {},
+        "targets": [],
+        "knee": [],
+    }
+
+
+# Prometheus and the raw request log count the same requests; more apart than this is a warning.
+CROSSCHECK_TOLERANCE = 0.01
+
+
+def judge(entry: dict, results: dict, plan: BenchPlan) -> None:
+    """Serving efficiency, and warnings where the figures may not mean what they seem."""
+    summary = entry["summary"]
+    if summary is None:
+        entry["warnings"].append("no complete measurement window")
+        return
+    achieved = summary["achieved_rps"]["median"] or 0.0
+    limit = results["in_process"].get(entry["model"], {}).get(FRAMEWORK[entry["server"]])
+    if limit and not plan.rate:
+        entry["serving_efficiency"] = achieved / limit["rps"]
+        entry["serving_efficiency_ci95"] = ratio_interval(
+            summary["achieved_rps"]["ci95"], limit.get("rps_ci95")
+        )
+    offered = max((rep["offered_rps"] for rep in entry["repetitions"]), default=0.0)
+    busy = max(
+        (rep["resources"].get("loadgen_cpu_percent_mean", 0) for rep in entry["repetitions"]),
+        default=0,
+    )
+    entry["warnings"] += loadgen_limits(
+        offered, entry["loadgen_ceiling_rps"], busy, plan, entry["protocol"]
+    )
+    if not entry["real"]:
+        entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
+    entry["warnings"] += sorted(
+        {reason for rep in entry["repetitions"] if (reason := server_time_beyond_client(rep))}
+    )
+    disagreement = crosscheck_disagreement(entry["crosscheck"])
+    if disagreement is not None and disagreement > CROSSCHECK_TOLERANCE:
+        entry["warnings"].append(
+            f"Prometheus counted {entry['crosscheck']['prometheus_requests']:.0f} requests and "
+            f"the raw log {entry['crosscheck']['log_requests']}, {disagreement:.1%} apart: the "
+            "client-side metrics may have missed a load generator"
+        )
+
+
+def loadgen_limits(
+    offered: float, ceiling: float | None, busy: float, plan: BenchPlan, protocol: str
+) -> list[str]:
+    """Why a window's figures may describe Locust rather than the server: an offered rate above
+    half the load generator's calibrated ceiling, or its CPUs above 80% busy."""
+    reasons = []
+    if ceiling and offered > NEAR_CEILING * ceiling:
+        reasons.append(
+            f"{offered:.0f} req/s offered is above half the load generator's {protocol} "
+            f"ceiling ({ceiling:.0f} req/s): this may measure Locust, not the server"
+        )
+    if busy > LOADGEN_BUSY * 100 * len(plan.loadgen_cpus):
+        reasons.append(
+            f"the load generator used {busy:.0f}% CPU of {len(plan.loadgen_cpus) * 100}%: "
+            "it may be the bottleneck"
+        )
+    return reasons
+
+
+def crosscheck_disagreement(crosscheck: dict) -> float | None:
+    """How far Prometheus' request count is from the raw log's, relative to the log."""
+    counted, logged = crosscheck.get("prometheus_requests"), crosscheck.get("log_requests")
+    if counted is None or not logged:
+        return None
+    return abs(counted - logged) / logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from servebench.clients.base import Client, ClientError
 from servebench.models import ModelSpec
+from servebench.stack_record import Stack
 
 TARGETS = ("torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc")
 # --encoding: each server's native best on REST (TorchServe raw float32, TF Serving JSON), or
@@ -34,8 +35,7 @@ def client_options(target: str, encoding: str) -> dict:
 
 def make_client(target: str, stack: dict, spec: ModelSpec, **options) -> Client:
     """A client for ``target`` (server-protocol) of the stack recorded in stack.json."""
-    server, protocol = target.split("-")
-    endpoint = stack["backends"][server]["endpoints"][protocol]
+    endpoint = Stack(stack).endpoint(target)
     if target == "torchserve-rest":
         from servebench.clients.torchserve_rest import TorchServeRestClient as client_class
     elif target == "torchserve-grpc":

@@ -9,18 +9,12 @@ differs from the one the process started with.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
 from pathlib import Path
 
 from servebench.metrics.exporter import LoadMetrics
-
-# "scheduled" is 1 for an open-loop request, whose start_unix is its scheduled send time.
-LOG_FIELDS = [
-    "start_unix", "latency_s", "target", "model", "outcome", "failure_kind", "scheduled",
-]  # fmt: skip
+from servebench.request_log import LogWriter
 
 
 class LoadFailure(Exception):
@@ -54,13 +48,7 @@ class RequestRecorder:
         for target in targets:
             self.metrics.declare(target, model)
         self.port = self.metrics.serve(announce_dir, port, listen)
-        self._file = None
-        self._writer = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(log_dir / f"requests-{os.getpid()}.csv", "w", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(LOG_FIELDS)
+        self._log = LogWriter(log_dir, os.getpid()) if log_dir is not None else None
 
     def on_request(self, request_type, name, response_time, response_length, exception=None,
                    context=None, **_) -> None:  # fmt: skip
@@ -70,24 +58,11 @@ class RequestRecorder:
         kind = failure_kind(exception)
         model = (context or {}).get("model", self.model)
         self.metrics.observe(name, model, latency, kind)
-        if self._writer is not None:
+        if self._log is not None:
             start = scheduled if scheduled is not None else now - latency
-            outcome = "success" if kind is None else "failure"
-            self._writer.writerow(
-                [f"{start:.6f}", f"{latency:.6f}", name, model, outcome, kind or "",
-                 "1" if scheduled is not None else ""]
-            )  # fmt: skip
+            self._log.write(start, latency, name, model, kind, scheduled is not None)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def mark_test_start(log_dir: Path | None) -> None:
-    """The wall-clock start of the test, so windows (warm-up, repetitions) can be cut later."""
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        marker = log_dir / "test_start.json"
-        if not marker.exists():  # in a distributed run the master and the workers all say so
-            marker.write_text(json.dumps({"unix": time.time()}))
+        if self._log is not None:
+            self._log.close()
+            self._log = None

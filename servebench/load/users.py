@@ -7,7 +7,6 @@ later is recorded as a failure of kind "timeout", so the slowest requests are ne
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -21,11 +20,14 @@ from locust import FastHttpUser, User, constant, events, tag, task
 from locust.runners import MasterRunner
 
 from servebench.clients import ClientError, client_options, make_client
-from servebench.load.recorder import LoadFailure, RequestRecorder, mark_test_start
+from servebench.load.recorder import LoadFailure, RequestRecorder
 from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
+from servebench.request_log import mark_test_start
+from servebench.stack_record import Stack
+from servebench.target import Target
 
 # Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
 grpc_gevent.init_gevent()
@@ -34,8 +36,8 @@ FINAL_SCRAPE_WAIT_S = 2.5  # Prometheus scrapes every second; let it read the fi
 
 
 @cache
-def read_stack(path: str) -> dict:
-    return json.loads(Path(path).read_text())
+def read_stack(path: str) -> Stack:
+    return Stack.load(path)
 
 
 _POOLS: dict[tuple[str, str, int], PayloadPool] = {}
@@ -117,7 +119,7 @@ class _TargetUser:
 
     def _fire(self, millis: float, length: int, exception, context: dict) -> None:
         self.environment.events.request.fire(
-            request_type=self.target.rsplit("-", 1)[-1].upper(),
+            request_type=Target.parse(self.target).protocol.upper(),
             name=self.target,
             response_time=millis,
             response_length=length,
@@ -220,9 +222,8 @@ def select_targets(environment) -> None:
     for user_class in environment.user_classes:
         if (wanted and user_class.target not in wanted) or user_class.target in excluded:
             continue
-        server, protocol = user_class.target.split("-")
-        if protocol == "rest":
-            user_class.host = stack["backends"][server]["endpoints"]["rest"]
+        if Target.parse(user_class.target).protocol == "rest":
+            user_class.host = stack.endpoint(user_class.target)
         kept.append(user_class)
     if not kept:
         known = ", ".join(user_class.target for user_class in environment.user_classes)
@@ -247,7 +248,8 @@ def start_recorder(environment) -> None:
 
     @environment.events.test_start.add_listener
     def _started(**_) -> None:
-        mark_test_start(log_dir)
+        if log_dir is not None:
+            mark_test_start(log_dir)
 
     if isinstance(environment.runner, MasterRunner):
         return
@@ -260,9 +262,8 @@ def start_recorder(environment) -> None:
         options.sb_model, targets, log_dir, announce, options.sb_exporter_port, listen
     )
     environment.events.request.add_listener(recorder.on_request)
-    prometheus = stack.get("monitoring", {}).get("prometheus")
-    if prometheus and not options.sb_metrics_dir:
-        wait_until_scraped(prometheus["endpoints"]["http"], recorder.port)
+    if stack.prometheus_url and not options.sb_metrics_dir:
+        wait_until_scraped(stack.prometheus_url, recorder.port)
 
     @environment.events.quitting.add_listener
     def _quitting(**_) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 from servebench.backends.process import LOCALHOST, free_port
+from servebench.target import Target
 
 
 def latency_buckets(low: float = 50e-6, high: float = 60.0, factor: float = 1.15) -> list[float]:
@@ -50,12 +51,12 @@ class LoadMetrics:
 
     def declare(self, target: str, model: str) -> None:
         """Create the series at zero now, so that PromQL's increase() sees the first requests."""
-        protocol = target.rsplit("-", 1)[-1]
+        protocol = Target.parse(target).protocol
         self.latency.labels(target, protocol, model, "success")
         self.requests.labels(target, protocol, model)
 
     def observe(self, target: str, model: str, seconds: float, failure_kind: str | None) -> None:
-        protocol = target.rsplit("-", 1)[-1]
+        protocol = Target.parse(target).protocol
         outcome = "success" if failure_kind is None else "failure"
         self.latency.labels(target, protocol, model, outcome).observe(seconds)
         self.requests.labels(target, protocol, model).inc()

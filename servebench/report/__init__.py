@@ -52,7 +52,7 @@ class RunData:
         return cls(
             run_dir=run_dir,
             results=json.loads(results_file.read_text()),
-            manifest=_optional(run_dir / "manifest.json") or {},
+            manifest=_optional(run_dir / "run.json") or _optional(run_dir / "manifest.json") or {},
             stack=_optional(context / "stack.json"),
             artifacts=artifacts,
             bad_inputs=_optional(context / "bad-inputs.json"),

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display: render to memory
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from servebench.bench.analysis import RequestLog  # noqa: E402
+from servebench.request_log import RequestLog  # noqa: E402
 
 STYLE = {
     "torchserve-rest": "C0-",

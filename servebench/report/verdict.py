@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from servebench.target import Target
+
 SERVERS = ("torchserve", "tfserving")
 NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving", "A": "arm A", "B": "arm B"}
 ARMS = ("A", "B")  # the two sides of an A/A run: one target, measured twice
@@ -300,7 +302,7 @@ def _efficiency(pair: dict) -> dict:
 
 
 def _resource(pair: dict, key: str) -> dict:
-    from servebench.bench.stats import ci95, median
+    from servebench.stats import ci95, median
 
     values = {}
     for server, entry in pair.items():
@@ -314,7 +316,7 @@ def _robustness(bad_inputs: dict) -> Finding:
     """Fewer broken contracts (invalid input accepted, 5xx, a failed request afterwards) wins."""
     problems = {server: 0 for server in SERVERS}
     for result in bad_inputs["results"]:
-        server = result["target"].split("-")[0]
+        server = Target.parse(result["target"]).server
         bad_status = result["status"].startswith("HTTP 5") or result["status"] in (
             "INTERNAL",
             "UNKNOWN",

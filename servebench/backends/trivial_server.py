@@ -1,6 +1,7 @@
 """A trivial endpoint for `servebench calibrate`: answers TorchServe's REST and gRPC predict
 calls at once with zero logits of the right size for the model asked (raw float32, or JSON to
-a JSON request), so a load test against it measures the load generator."""
+a JSON request), so a load test against it measures the load generator. running() starts it
+and describes it as a stack whose TorchServe it stands in for."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
+from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.generated import torchserve_inference_pb2 as inference
 from servebench.models import MODELS
+
+READY = "trivial endpoint"  # the first words it prints once both ports listen
 
 
 def _replies(num_outputs: int) -> dict[bool, bytes]:
@@ -81,9 +89,41 @@ async def _serve(rest_port: int, grpc_port: int) -> None:
     server = _grpc_server(grpc_port)
     server.start()
     http = await asyncio.get_running_loop().create_server(_Http, "127.0.0.1", rest_port)
-    print(f"trivial endpoint: REST 127.0.0.1:{rest_port} gRPC 127.0.0.1:{grpc_port}", flush=True)
+    print(f"{READY}: REST 127.0.0.1:{rest_port} gRPC 127.0.0.1:{grpc_port}", flush=True)
     async with http:
         await http.serve_forever()
+
+
+@dataclass(frozen=True)
+class TrivialServer:
+    pid: int
+    rest_port: int
+    grpc_port: int
+
+    def stack(self) -> dict:
+        """A stack record in which this endpoint stands in for TorchServe, whose REST and gRPC
+        predict APIs it speaks: Locust's TorchServe users aim at it unchanged."""
+        endpoints = {
+            "rest": f"http://{LOCALHOST}:{self.rest_port}",
+            "grpc": f"{LOCALHOST}:{self.grpc_port}",
+        }
+        backend = {"implementation": READY, "real": True, "pid": self.pid, "endpoints": endpoints}
+        return {"backends": {"torchserve": backend}}
+
+
+@contextmanager
+def running(folder: Path, cpus: list[int] | None = None) -> Iterator[TrivialServer]:
+    """The trivial endpoint on free ports, on ``cpus``, its log in ``folder``; stopped after."""
+    rest_port, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-m", "servebench.backends.trivial_server"]
+    command += ["--rest-port", str(rest_port), "--grpc-port", str(grpc_port)]
+    log = folder / "trivial.log"
+    process = spawn(command, log, {}, cwd=folder, cpus=cpus)
+    try:
+        wait_until(lambda: READY in log.read_text(), 60, READY, process, log)
+        yield TrivialServer(process.pid, rest_port, grpc_port)
+    finally:
+        stop_session(process.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,354 @@
+"""The measurement loop of `servebench bench`: each target under load one at a time, warm-up
+discarded, K windows, everything measured written to results/<run-id>/ as it comes in."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from servebench import cpus
+from servebench.bench import calibrate, cold_start
+from servebench.bench.analysis import prometheus_window, resource_window, server_window
+from servebench.bench.faults import AT_FRACTION, FaultInjector, recovery
+from servebench.bench.jobs import (
+    calibration_case,
+    loadgen_ceiling,
+    locust_job,
+    sampled_stats,
+)
+from servebench.bench.knee import measure_knee
+from servebench.bench.limits import measure_limits
+from servebench.bench.locust_run import LocustJob, run_locust
+from servebench.bench.monitor import server_stats
+from servebench.bench.phases import first_broken, measure_phases
+from servebench.bench.plan import BenchPlan
+from servebench.bench.results import (
+    ARMS,
+    RUN_RECORD,
+    header,
+    judge,
+    keep_context,
+    new_run_id,
+    run_record,
+    write_json,
+)
+from servebench.clients import WIRE_FORMATS, client_options, make_client
+from servebench.errors import UsageError
+from servebench.export.layout import ArtifactLayout
+from servebench.load.shapes import Phase, scenario_options, scenario_phases
+from servebench.metrics.promql import scalar
+from servebench.models import ModelSpec
+from servebench.payloads import sample_batch
+from servebench.request_log import RequestLog, log_files, writer_pid
+from servebench.stack_record import Stack
+from servebench.stats import summarize
+from servebench.target import Target
+
+
+def run_bench(plan: BenchPlan, stack: dict) -> Path:
+    """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
+    stack = Stack(stack)
+    run_dir = plan.out / new_run_id()
+    run_dir.mkdir(parents=True, exist_ok=False)
+    calibration = _calibration(plan, stack)
+    loadgen = {"cpus": plan.loadgen_cpus, "workers": plan.workers, "calibration": calibration}
+    write_json(run_dir / RUN_RECORD, run_record(stack, loadgen))
+    results = header(plan, stack, calibration)
+    save = lambda: write_json(run_dir / "results.json", results)  # noqa: E731
+    save()
+    results["warnings"] += keep_context(plan, stack, run_dir)
+    results["cold_starts"], left_out = cold_start.matching(plan.state_dir, stack)
+    results["warnings"] += [left_out] if left_out else []
+    results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
+    try:
+        results["parity"] = _parity(plan, stack)
+        save()
+        if plan.limits:
+            results["in_process"] = measure_limits(plan, stack)
+            save()
+        for spec in plan.models:
+            for target in plan.targets:
+                if plan.find_knee:
+                    results["knee"].append(measure_knee(plan, stack, spec, target, run_dir))
+                elif plan.aa:
+                    arms, interrupted = measure_aa(plan, stack, spec, target, run_dir)
+                    for entry in arms:
+                        judge(entry, results, plan)
+                        results["targets"].append(entry)
+                    if interrupted:
+                        raise KeyboardInterrupt
+                else:
+                    entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
+                    judge(entry, results, plan)
+                    results["targets"].append(entry)
+                    if interrupted:
+                        raise KeyboardInterrupt
+                save()
+        results["complete"] = True
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        raise
+    finally:
+        results["finished_at"] = time.time()
+        save()
+    return run_dir
+
+
+def _parity(plan: BenchPlan, stack: Stack) -> dict:
+    """Same model, checked again right before the load: in-process (from export) and through
+    every endpoint of the running stack."""
+    from servebench.endpoint_parity import endpoint_parity
+
+    in_process = []
+    for spec in plan.models:
+        manifest_file = ArtifactLayout(stack.artifacts).manifest(spec.name)
+        if manifest_file.is_file():
+            in_process += json.loads(manifest_file.read_text())["parity"]
+    endpoints = [
+        case.as_dict()
+        for case in endpoint_parity(stack)
+        if case.model in {s.name for s in plan.models}
+    ]
+    return {"in_process": in_process, "endpoints": endpoints}
+
+
+def measure_target(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path, part: str = ""
+) -> tuple[dict, bool]:
+    """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
+    sub-folder, for a target measured in several runs."""
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
+    folder = run_dir / spec.name / target / part
+    relative = folder.relative_to(run_dir).as_posix()
+    parsed = Target.parse(target)
+    backend = stack.backends[parsed.server]
+    label = f"{spec.name} {target}"
+    injector = _fault_injector(plan, backend, spec, folder)
+    try:
+        run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label)
+    finally:
+        fault = injector.finish() if injector else None
+    log = RequestLog.read(folder)
+    repetitions = []
+    for index in range(plan.repeat):
+        start = run.test_start + plan.warmup_s + index * plan.window_s
+        end = start + plan.window_s
+        if end > run.finished:
+            break  # interrupted before this window was complete
+        repetitions.append(_window(plan, stack, spec, target, log, run.samples, index, start, end))
+    entry = {
+        "model": spec.name,
+        "target": target,
+        "crosscheck": _crosscheck(stack, spec, target, folder, log, run),
+        "server": parsed.server,
+        "protocol": parsed.protocol,
+        "implementation": backend["implementation"],
+        "real": backend["real"],
+        **_wire(plan, stack, spec, target, folder),
+        "offered_rps": plan.rate or None,
+        "loadgen_ceiling_rps": loadgen_ceiling(plan, target, spec),
+        "users": plan.users,
+        "requests_logged": len(log),
+        "repetitions": repetitions,
+        "summary": summarize(repetitions) if repetitions else None,
+        "files": {  # relative to the run folder, so the folder can be moved
+            "locust_csv": f"{relative}/locust_stats.csv",
+            "request_logs": [f"{relative}/{path.name}" for path in log_files(folder)],
+            "locust_log": f"{relative}/locust.log",
+        },
+        "warnings": [],
+    }
+    entry.update(
+        _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
+    )
+    return entry, run.interrupted
+
+
+def measure_aa(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> tuple[list[dict], bool]:
+    """An A/A run: ``target`` measured as both arms of a comparison, in plan.repeat rounds of
+    one Locust run per arm (a warm-up and one window, as a normal run has), the order
+    alternating (AB, BA, AB...) so that a drift over the run favours neither arm. The verdict
+    rules must find no winner between them. Returns (the arms' entries, interrupted)."""
+    one_window = dataclasses.replace(plan, repeat=1)
+    arms: dict[str, dict] = {}
+    for round_index in range(plan.repeat):
+        order = ARMS if round_index % 2 == 0 else ARMS[::-1]
+        for arm in order:
+            part = f"arm-{arm}-{round_index + 1}"
+            entry, interrupted = measure_target(one_window, stack, spec, target, run_dir, part)
+            arms[arm] = _add_round(arms.get(arm), entry, arm, round_index)
+            if interrupted:
+                return list(arms.values()), True
+    return [arms[arm] for arm in ARMS], False
+
+
+def _add_round(merged: dict | None, entry: dict, arm: str, round_index: int) -> dict:
+    for repetition in entry["repetitions"]:
+        repetition["index"] = round_index
+    if merged is None:
+        files = {name: [path] for name, path in entry["files"].items() if isinstance(path, str)}
+        return {**entry, "arm": arm, "files": {**entry["files"], **files}}
+    merged["repetitions"] += entry["repetitions"]
+    merged["summary"] = summarize(merged["repetitions"]) if merged["repetitions"] else None
+    merged["requests_logged"] += entry["requests_logged"]
+    for name, path in entry["files"].items():
+        merged["files"][name] += path if isinstance(path, list) else [path]
+    counted = (
+        merged["crosscheck"]["prometheus_requests"],
+        entry["crosscheck"]["prometheus_requests"],
+    )
+    merged["crosscheck"] = {
+        "log_requests": merged["crosscheck"]["log_requests"] + entry["crosscheck"]["log_requests"],
+        "prometheus_requests": None if None in counted else sum(counted),
+    }
+    return merged
+
+
+def _wire(plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, folder: Path) -> dict:
+    """What went over the wire: the encoding, and the mean request and response sizes. A REST
+    comparison of raw float32 with JSON compares encodings as much as servers."""
+    with make_client(target, stack, spec, **client_options(target, plan.encoding)) as codec:
+        sizes = [_size(codec.encode(sample_batch(spec, plan.batch, seed))) for seed in range(4)]
+    return {
+        "encoding": WIRE_FORMATS[target][plan.encoding],
+        "request_bytes_mean": sum(sizes) / len(sizes),
+        "response_bytes_mean": _locust_response_bytes(folder, target),
+    }
+
+
+def _size(payload) -> int:
+    return len(payload) if isinstance(payload, bytes) else payload.ByteSize()
+
+
+def _locust_response_bytes(folder: Path, target: str) -> float | None:
+    """Locust's mean reply size for the target ("Average Content Size")."""
+    stats = folder / "locust_stats.csv"
+    if not stats.is_file():
+        return None
+    with open(stats, newline="") as table:
+        for row in csv.DictReader(table):
+            if row.get("Name") == target and row.get("Average Content Size"):
+                return float(row["Average Content Size"])
+    return None
+
+
+def _fault_injector(plan: BenchPlan, backend: dict, spec: ModelSpec, folder: Path):
+    if plan.scenario != "fault":
+        return None
+    at_s = plan.warmup_s + (plan.window_s * plan.repeat) * AT_FRACTION
+    injector = FaultInjector(plan.fault, backend, spec.name, folder, at_s)
+    injector.start()
+    return injector
+
+
+def _fault(fault: dict, plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
+    """The fault, what it cost the clients, and the load before and after it."""
+    injected = fault.get("injected_unix")
+    if injected is None:
+        return {"fault": fault}
+    fault |= recovery(log, injected)
+    at_s = injected - run.test_start
+    phases = [
+        Phase("before the fault", job.users, min(plan.warmup_s, at_s), at_s),
+        Phase("after the fault", job.users, at_s, job.duration_s),
+    ]
+    return {"fault": fault, "phases": measure_phases(phases, log, run.samples, run.test_start)}
+
+
+def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
+    """For a shaped scenario (ramp, spike, soak): its phases, and the first that broke the p99
+    objective or the error budget."""
+    options = scenario_options({"duration": job.duration_s, "users": job.users, **job.options})
+    phases = scenario_phases(plan.scenario, options)
+    if not phases:
+        return {}
+    measured = measure_phases(phases, log, run.samples, run.test_start)
+    return {
+        "phases": measured,
+        "slo_ms_p99": options.sb_slo_ms,
+        "broke_at": first_broken(measured, options.sb_slo_ms, options.sb_error_budget),
+    }
+
+
+def _idle_memory(stack: Stack, warnings: list[str]) -> dict[str, float]:
+    """Each server's memory before any load; a warning for a server whose resources cannot be
+    sampled, since its CPU and memory columns will stay empty."""
+    idle = {}
+    for name, backend in stack.backends.items():
+        try:
+            source = server_stats(backend)
+        except UsageError as exc:
+            source, reason = None, str(exc)
+        else:
+            reason = "the stack records no process or container for it"
+        if source is None:
+            warnings.append(f"{name}: CPU and memory not sampled ({reason})")
+            continue
+        idle[name] = source()[1]
+    return idle
+
+
+def _crosscheck(stack, spec, target, folder: Path, log: RequestLog, run) -> dict:
+    """All requests of the run as Prometheus counted them, next to the raw log's count. The
+    exporters' PIDs (in the log file names) tell this run's series from earlier ones."""
+    pids = "|".join(writer_pid(path) for path in log_files(folder))
+    selector = f'target="{target}",model="{spec.name}",loadgen_pid=~"{pids}"'
+    span = f"{int(run.finished - run.test_start) + 30}s"
+    counted = scalar(
+        stack.prometheus_url,
+        f"sum(max_over_time(servebench_client_requests_total{{{selector}}}[{span}]))",
+        at=run.finished,
+    )
+    return {"log_requests": len(log), "prometheus_requests": counted}
+
+
+def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, end) -> dict:
+    prometheus = stack.prometheus_url
+    parsed = Target.parse(target)
+    figures = log.window(start, end)
+    return {
+        "index": index,
+        "start_unix": start,
+        "end_unix": end,
+        "offered_rps": plan.rate or figures["completed_rps"],
+        **figures,
+        "prometheus": prometheus_window(prometheus, target, spec.name, start, end),
+        "server_side": server_window(
+            prometheus, parsed.server, parsed.protocol, spec.name, start, end
+        ),
+        "resources": resource_window(samples, start, end),
+    }
+
+
+def _calibration(plan: BenchPlan, stack: Stack) -> dict | None:
+    """The load generator's ceilings for this run's cases, measured first where
+    calibration.json lacks them; None when some stay unknown."""
+    needed = list(
+        dict.fromkeys(
+            calibration_case(plan, target, spec.name)
+            for spec in plan.models
+            for target in plan.targets
+        )
+    )
+    known = calibrate.load(plan.state_dir)
+    missing = [case for case in needed if case.key not in known]
+    if missing and plan.calibrate_s > 0:
+        print(
+            "calibrating the load generator first: "
+            + ", ".join(case.describe() for case in missing),
+            file=sys.stderr,
+            flush=True,
+        )
+        server_cpus = stack.get("server_cpus") or cpus.default_split()[0]
+        known = calibrate.calibrate(
+            plan.state_dir, missing, plan.calibrate_s, server_cpus, stack.prometheus_url
+        )
+    if any(case.key not in known for case in needed):
+        return None
+    return {case.key: known[case.key] for case in needed}

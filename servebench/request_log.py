@@ -1,0 +1,137 @@
+"""The raw request log: one CSV per Locust process (requests-<pid>.csv) in a run folder, and a
+test_start.json marker, written by the recorder and read by bench's analysis and the report.
+
+Each row is one completed request. "scheduled" is 1 for an open-loop request, whose start_unix
+is its scheduled send time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+FIELDS = [
+    "start_unix", "latency_s", "target", "model", "outcome", "failure_kind", "scheduled",
+]  # fmt: skip
+PREFIX = "requests-"
+TEST_START = "test_start.json"
+
+
+def log_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"{PREFIX}*.csv"))
+
+
+def writer_pid(path: Path) -> str:
+    """The PID of the Locust process that wrote the log file."""
+    return path.stem.removeprefix(PREFIX)
+
+
+class LogWriter:
+    """One process's log file in ``folder``."""
+
+    def __init__(self, folder: Path, pid: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = open(folder / f"{PREFIX}{pid}.csv", "w", newline="")  # noqa: SIM115
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(FIELDS)
+
+    def write(
+        self,
+        start: float,
+        latency: float,
+        target: str,
+        model: str,
+        kind: str | None,
+        scheduled: bool,
+    ) -> None:
+        outcome = "success" if kind is None else "failure"
+        self._writer.writerow(
+            [f"{start:.6f}", f"{latency:.6f}", target, model, outcome, kind or "",
+             "1" if scheduled else ""]
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def mark_test_start(folder: Path) -> None:
+    """The wall-clock start of the test, so windows (warm-up, repetitions) can be cut later."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / TEST_START
+    if not marker.exists():  # in a distributed run the master and the workers all say so
+        marker.write_text(json.dumps({"unix": time.time()}))
+
+
+def read_test_start(folder: Path) -> float | None:
+    """When the test started, or None before any Locust process said so."""
+    marker = folder / TEST_START
+    return json.loads(marker.read_text())["unix"] if marker.is_file() else None
+
+
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p99.9": 0.999}
+
+
+@dataclass
+class RequestLog:
+    """Every request of one run: completion time, latency, outcome and failure kind, and the
+    time that places it in a window. An open-loop request belongs to the window it was
+    scheduled in, however late its reply (or timeout) came; a closed-loop one to the window it
+    completed in."""
+
+    end: np.ndarray
+    latency: np.ndarray
+    success: np.ndarray
+    kinds: list[str]
+    at: np.ndarray
+
+    @classmethod
+    def read(cls, folder: Path) -> RequestLog:
+        ends, latencies, successes, kinds, at = [], [], [], [], []
+        for path in log_files(folder):
+            with open(path, newline="") as log:
+                for row in csv.DictReader(log):
+                    start, latency = float(row["start_unix"]), float(row["latency_s"])
+                    ends.append(start + latency)
+                    at.append(start if row.get("scheduled") else start + latency)
+                    latencies.append(latency)
+                    successes.append(row["outcome"] == "success")
+                    kinds.append(row["failure_kind"])
+        arrays = np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool)
+        return cls(*arrays, kinds, np.asarray(at))
+
+    def __len__(self) -> int:
+        return len(self.end)
+
+    def window(self, start: float, end: float) -> dict:
+        """Figures for the requests that belong to [start, end)."""
+        inside = (self.at >= start) & (self.at < end)
+        seconds = end - start
+        ok = inside & self.success
+        errors = Counter(
+            kind for kind, keep in zip(self.kinds, inside & ~self.success, strict=True) if keep
+        )
+        count = int(inside.sum())
+        return {
+            "requests": count,
+            "successes": int(ok.sum()),
+            "achieved_rps": float(ok.sum() / seconds) if seconds > 0 else 0.0,
+            "completed_rps": float(count / seconds) if seconds > 0 else 0.0,
+            "errors": dict(errors),
+            "error_ratio": float((count - ok.sum()) / count) if count else 0.0,
+            "latency_ms": _percentiles(self.latency[ok] * 1000),
+        }
+
+
+def _percentiles(millis: np.ndarray) -> dict:
+    if millis.size == 0:
+        return {name: None for name in [*QUANTILES, "mean"]}
+    figures = {name: float(np.quantile(millis, q)) for name, q in QUANTILES.items()}
+    figures["mean"] = float(millis.mean())
+    return figures
