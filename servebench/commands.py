@@ -24,6 +24,7 @@ from servebench.stack import (
     stack_models,
     up,
 )
+from servebench.target import Target
 
 
 def export_command(model: str, out: Path, weights: Path | None, seed: int, max_batch: int) -> int:
@@ -423,7 +424,7 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict) -> None
         from servebench.bench.faults import check_fault
 
         for target in targets:
-            check_fault(args.fault, target, stack["backends"][target.split("-")[0]])
+            check_fault(args.fault, target, stack["backends"][Target.parse(target).server])
 
 
 def _move_servers(stack: dict, server_cpus: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from servebench.report import plots
 from servebench.report.verdict import NAMES, Finding, server_names
+from servebench.target import Target
 
 WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
 WEAK_MARK = " (weak)"
@@ -81,7 +82,7 @@ def headline_section(data, reasons: list[str], rows: list[Finding], fixes: list[
             head.append("knee req/s")
             table = [row + [_knee_cell(knees.get((model, row[0])))] for row in table]
             table += [
-                [k["target"], names[k["target"].split("-")[0]], "--", "--", _knee_cell(k)]
+                [k["target"], names[Target.parse(k["target"]).server], "--", "--", _knee_cell(k)]
                 for (m, target), k in knees.items()
                 if m == model and not any(row[0] == target for row in table)
             ]
