@@ -314,6 +314,8 @@ class BenchOptions:
 
 
 def bench_command(options: BenchOptions) -> int:
+    from servebench.bench.timing import time_line
+
     run_dir = measure(options)
     results = json.loads((run_dir / "results.json").read_text())
     print(format_results(results))
@@ -322,6 +324,7 @@ def bench_command(options: BenchOptions) -> int:
         from servebench.report.verdict import findings
 
         print(aa_line(results["aa"], findings(results, None, None)))
+    print(time_line(results["time_s"], results["finished_at"] - results["started_at"]))
     print(f"\nresults: {run_dir}/results.json")
     return 0
 

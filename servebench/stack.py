@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.base import Backend, LaunchPlan, RunningBackend
 from servebench.backends.process import alive, stop_session
 from servebench.backends.tfserving import TFServingBackend, find_binary
 from servebench.backends.torchserve import TorchServeBackend
@@ -86,19 +86,14 @@ def up(
     find_prometheus()  # fail before starting anything
     plan = LaunchPlan(models, layout, state_dir.resolve(), **plan_options)
     if mode == "docker":
-        from servebench.backends.docker_mode import start_servers, stop_servers
+        from servebench.backends.docker_mode import container_backends
 
-        running = start_servers(plan, READY_TIMEOUT_S)
-        backends = []
+        backends = container_backends(plan)
     else:
         backends = [TorchServeBackend(plan), TFServingBackend(plan, find_binary(tfserving_bin))]
-    started = list(backends)
+    started = []
     try:
-        for backend in backends:
-            backend.start()
-        if backends:
-            with ThreadPoolExecutor(len(backends)) as pool:
-                running = list(pool.map(lambda b: b.wait_ready(READY_TIMEOUT_S), backends))
+        running = _start(backends, started)
         prometheus = PrometheusServer(state_dir, running)
         started.append(prometheus)
         prometheus.start()
@@ -106,13 +101,28 @@ def up(
     except BaseException:
         for service in started:
             service.stop()
-        if mode == "docker":
-            stop_servers({"backends": {b.name: b.as_dict() for b in running}})
         raise
     stack = _record(models, layout, plan, running, monitoring)
     stack["mode"] = mode
     stack_file(state_dir).write_text(json.dumps(stack, indent=2) + "\n")
     return stack
+
+
+def _start(backends: list[Backend], started: list) -> list[RunningBackend]:
+    """Start the backends and wait until each is ready (in parallel, unless each must start
+    alone), adding each to ``started`` as soon as it has something to stop."""
+    if all(backend.starts_alone for backend in backends):
+        running = []
+        for backend in backends:
+            started.append(backend)
+            backend.start()
+            running.append(backend.wait_ready(READY_TIMEOUT_S))
+        return running
+    for backend in backends:
+        started.append(backend)
+        backend.start()
+    with ThreadPoolExecutor(len(backends)) as pool:
+        return list(pool.map(lambda b: b.wait_ready(READY_TIMEOUT_S), backends))
 
 
 def down(state_dir: Path) -> list[str]:

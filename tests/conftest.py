@@ -65,6 +65,19 @@ def stack(artifacts, tmp_path_factory):
     run_cli("down", "--state-dir", str(state_dir))
 
 
+@pytest.fixture(scope="session")
+def steady(stack, tmp_path_factory):
+    """The bad-input matrix, then a short steady run of every target on mlp with the in-process
+    limits: what bench's tests and the report's read."""
+    probe = run_cli("probe-bad-inputs", "--model", "mlp", "--state-dir", stack["state_dir"])
+    assert probe.returncode == 0, probe.stderr
+    out = tmp_path_factory.mktemp("steady")
+    # windows of 3 s: PromQL's increase() needs several 1 s scrapes inside a window
+    return bench(stack, out, "--scenario", "steady", "--model", "mlp", "--duration", "3s",
+                 "--warmup", "2s", "--repeat", "2", "--users", "2",
+                 "--limits-seconds", "3")  # fmt: skip
+
+
 def stack_pids(record: dict) -> list[int]:
     """Every process in the stack's backends' sessions, alive now."""
     from servebench.backends.process import session_tree

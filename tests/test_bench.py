@@ -32,16 +32,6 @@ LOCUST = [str(Path(sys.executable).with_name("locust")), "--headless",
           "-f", "loadtest/locustfile.py,loadtest/scenarios/steady.py"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def steady(stack, tmp_path_factory):
-    """A short steady run of every target on mlp, with the in-process limits."""
-    out = tmp_path_factory.mktemp("steady")
-    # windows of 3 s: PromQL's increase() needs several 1 s scrapes inside a window
-    return bench(stack, out, "--scenario", "steady", "--model", "mlp", "--duration", "3s",
-                 "--warmup", "2s", "--repeat", "2", "--users", "2",
-                 "--limits-seconds", "3")  # fmt: skip
-
-
 def test_every_target_measured_one_at_a_time(steady):
     results = steady["results"]
     assert results["complete"] and not results["interrupted"]

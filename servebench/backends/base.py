@@ -46,7 +46,10 @@ class LaunchPlan:
 
 
 class Backend(Protocol):
+    """A server that `up` starts: a local process or a container."""
+
     name: str
+    starts_alone: bool  # True: started and made ready one at a time, so each ready time is its own
 
     def start(self) -> None: ...
 

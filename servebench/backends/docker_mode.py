@@ -75,35 +75,49 @@ def server_stats_source(container_id: str):
     return lambda: container_stats(container.stats(stream=False))
 
 
-def start_servers(plan: LaunchPlan, timeout: float) -> list[RunningBackend]:
-    client = connect()
-    started, running = [], []
-    try:
-        for name, spec in SERVERS.items():
-            build_image(client, spec)
-            inside = CONTAINER_PORTS[name]
-            ports = {key: free_port() for key in inside}
-            container = client.containers.run(
-                spec["image"],
-                detach=True,
-                name=f"servebench-{name}-{int(time.time())}",
-                volumes={str(plan.layout.root.resolve()): {"bind": "/artifacts", "mode": "ro"}},
-                ports={f"{inner}/tcp": (LOCALHOST, ports[key]) for key, inner in inside.items()},
-                environment=_environment(name, plan),
-                cpuset_cpus=",".join(str(cpu) for cpu in plan.server_cpus),
-                nano_cpus=int(len(plan.server_cpus) * 1e9),
-                mem_limit=MEMORY_LIMIT,
-                init=True,
-                # As in compose: a crashed server comes back by itself.
-                restart_policy={"Name": "unless-stopped"},
-            )
-            started.append(container)
-            running.append(_wait_ready(name, spec, container, ports, plan, timeout))
-    except BaseException:
-        for container in started:
-            _remove(container)
-        raise
-    return running
+class ContainerBackend:
+    """One server in its container: the Backend protocol of local mode (start, wait_ready,
+    stop), so `up` drives both modes alike."""
+
+    starts_alone = True  # each container's time to ready is its own: one after the other
+
+    def __init__(self, name: str, plan: LaunchPlan) -> None:
+        self.name, self.plan = name, plan
+        self.spec = SERVERS[name]
+        self.ports: dict[str, int] = {}
+        self.container = None
+
+    def start(self) -> None:
+        client = connect()
+        build_image(client, self.spec)
+        inside = CONTAINER_PORTS[self.name]
+        self.ports = {key: free_port() for key in inside}
+        self.container = client.containers.run(
+            self.spec["image"],
+            detach=True,
+            name=f"servebench-{self.name}-{int(time.time())}",
+            volumes={str(self.plan.layout.root.resolve()): {"bind": "/artifacts", "mode": "ro"}},
+            ports={f"{inner}/tcp": (LOCALHOST, self.ports[key]) for key, inner in inside.items()},
+            environment=_environment(self.name, self.plan),
+            cpuset_cpus=",".join(str(cpu) for cpu in self.plan.server_cpus),
+            nano_cpus=int(len(self.plan.server_cpus) * 1e9),
+            mem_limit=MEMORY_LIMIT,
+            init=True,
+            # As in compose: a crashed server comes back by itself.
+            restart_policy={"Name": "unless-stopped"},
+        )
+
+    def wait_ready(self, timeout: float) -> RunningBackend:
+        return _wait_ready(self.name, self.spec, self.container, self.ports, self.plan, timeout)
+
+    def stop(self) -> None:
+        if self.container is not None:
+            _remove(self.container)
+
+
+def container_backends(plan: LaunchPlan) -> list[ContainerBackend]:
+    connect()  # one clear line before anything starts, when no engine answers
+    return [ContainerBackend(name, plan) for name in SERVERS]
 
 
 def stop_servers(stack: dict) -> list[str]:
@@ -261,7 +275,8 @@ __all__ = [
     "container_running",
     "container_stats",
     "server_stats_source",
-    "start_servers",
+    "ContainerBackend",
+    "container_backends",
     "stop_servers",
     "ready_seconds",
     "version_output",

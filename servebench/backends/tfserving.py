@@ -35,6 +35,7 @@ class TFServingBackend:
     TorchServe: ``server_threads`` intra-op threads and one inter-op thread."""
 
     name = "tfserving"
+    starts_alone = False  # local servers start side by side
 
     def __init__(self, plan: LaunchPlan, binary: Path | None) -> None:
         self.plan = plan

@@ -33,6 +33,7 @@ class TorchServeBackend:
     """
 
     name = "torchserve"
+    starts_alone = False  # local servers start side by side
 
     def __init__(self, plan: LaunchPlan) -> None:
         self.plan = plan

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from servebench.backends import trivial_server
 from servebench.bench.locust_run import LocustJob, run_one_window
-from servebench.bench.monitor import ProcessTreeStats
+from servebench.bench.monitor import ProcessTreeStats, say
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
 from servebench.target import Target
@@ -113,7 +113,9 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
     )  # fmt: skip
     label = f"calibrate {case.describe()}"
     stats = ProcessTreeStats(server_pid)
-    window, run = run_one_window(job, folder, stats, prometheus, label, SETTLE_S, duration_s)
+    # The trivial endpoint's Locust announces itself in its own folder, so Prometheus never
+    # scrapes it: the live line reads the request log instead (prometheus=None).
+    window, run = run_one_window(job, folder, stats, None, label, SETTLE_S, duration_s)
     figures = {
         "protocol": case.protocol,
         "model": case.model,
@@ -128,6 +130,9 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
         "error_ratio": window["error_ratio"],
         "loadgen_cpu_percent_mean": _mean(run.samples, "loadgen_cpu_percent"),
     }
+    say(f"{label}: ceiling {figures['ceiling_rps']:.0f} req/s, p50 "
+        f"{figures['latency_ms_p50'] or 0:.2f} ms, Locust CPU "
+        f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}%")  # fmt: skip
     return figures, run.interrupted
 
 

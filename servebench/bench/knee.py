@@ -10,6 +10,7 @@ from pathlib import Path
 
 from servebench.bench.jobs import loadgen_ceiling, locust_job, sampled_stats
 from servebench.bench.locust_run import LocustJob, run_one_window
+from servebench.bench.monitor import say
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import loadgen_limits
 from servebench.models import ModelSpec
@@ -87,9 +88,12 @@ def measure_knee(
             plan, spec, target, plan.warmup_s + plan.window_s, rate, scenario="poisson"
         )
         folder = run_dir / spec.name / target / f"knee-{rate:.1f}{suffix}"
-        figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} @ {rate:.1f}/s")
+        label = f"{spec.name} {target} knee step @ {rate:.1f}/s"
+        figures = _one_window(plan, stack, job, folder, label)
         p99 = figures["latency_ms"]["p99"]
         passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
+        say(f"{label}: p99 {p99 or 0:.2f} ms, errors {figures['error_ratio']:.1%}: "
+            f"{'meets' if passed else 'misses'} p99 <= {slo_ms:g} ms")  # fmt: skip
         busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
         limits = loadgen_limits(rate, ceiling, busy, plan, Target.parse(target).protocol)
         return KneeStep(rate, passed, p99, figures["error_ratio"], tuple(limits))
@@ -132,7 +136,10 @@ def _closed_loop_rps(
     """Requests per second the target completes with plan.users users and no think time."""
     job = locust_job(plan, spec, target, plan.warmup_s + plan.window_s, 0.0, scenario="steady")
     folder = run_dir / spec.name / target / "knee-closed-loop"
-    figures = _one_window(plan, stack, job, folder, f"{spec.name} {target} closed loop")
+    label = f"{spec.name} {target} closed loop"
+    figures = _one_window(plan, stack, job, folder, label)
+    say(f"{label}: {figures['achieved_rps'] or 0:.1f} req/s; the knee search starts at "
+        f"{KNEE_START:.0%} of it")  # fmt: skip
     return figures["achieved_rps"] or None
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from servebench.bench.monitor import say
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
@@ -137,8 +138,12 @@ def measure_limits(plan: BenchPlan, stack: dict) -> dict:
     for spec in plan.models:
         limits[spec.name] = {}
         for framework in ("torch", "tensorflow"):
-            print(f"in-process limit: {spec.name} in {framework} ...", file=sys.stderr, flush=True)
             figures = _limit(stack, spec.name, framework, plan)
+            interval = figures.get("rps_ci95")
+            spread = f" [{interval['low']:.1f}, {interval['high']:.1f}]" if interval else ""
+            p50 = figures["latency_ms"]["p50"]
+            say(f"in-process limit: {spec.name} in {framework}: {figures['rps']:.1f} req/s"
+                f"{spread}, p50 {p50:.2f} ms, {plan.users} caller(s)")  # fmt: skip
             limits[spec.name][framework] = figures
     return limits
 

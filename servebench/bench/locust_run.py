@@ -9,7 +9,16 @@ from pathlib import Path
 
 from servebench.backends.process import log_tail, spawn, stop_session
 from servebench.bench.analysis import resource_window
-from servebench.bench.monitor import ProcessTreeStats, Progress, ResourceSampler, StatsSource
+from servebench.bench.monitor import (
+    ProcessTreeStats,
+    Progress,
+    ResourceSampler,
+    Schedule,
+    StatsSource,
+    log_live,
+    prometheus_live,
+    schedule,
+)
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
 from servebench.request_log import RequestLog, read_test_start
@@ -62,6 +71,7 @@ class LocustJob:
 @dataclass
 class LocustRun:
     run_dir: Path
+    spawned: float  # when the process started; test_start - spawned is Locust's start-up
     test_start: float
     finished: float
     returncode: int
@@ -75,17 +85,21 @@ def run_locust(
     server_stats: StatsSource | None,
     prometheus: str | None,
     label: str,
+    parts: Schedule | None = None,
 ) -> LocustRun:
-    """Run ``job``, sampling resources and showing progress; Ctrl-C stops Locust and returns
-    what was measured (``interrupted``), and the caller re-raises. ``server_stats``: see
-    monitor.server_stats (None: the server's resources are not sampled)."""
+    """Run ``job``, sampling resources and showing progress (``parts`` names the stretches of
+    its load: warm-up, windows); Ctrl-C stops Locust and returns what was measured
+    (``interrupted``), and the caller re-raises. ``server_stats``: see monitor.server_stats
+    (None: the server's resources are not sampled)."""
     run_dir = run_dir.resolve()  # Locust runs in the repository, not in the caller's folder
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "locust.log"
     process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
     sampler = ResourceSampler({"server": server_stats, "loadgen": ProcessTreeStats(process.pid)})
     selector = f'target="{job.target}",model="{job.model}"'
-    progress = Progress(label, job.duration_s, prometheus, selector)  # no rate without Prometheus
+    live = prometheus_live(prometheus, selector) if prometheus else log_live(run_dir)
+    progress = Progress(label, parts or [("load", job.duration_s)], live)
+    spawned = time.time()
     sampler.start()
     progress.start()
     interrupted = False
@@ -105,6 +119,7 @@ def run_locust(
         raise UsageError(f"Locust did not start for {job.target}: {log_tail(log, 5)}")
     return LocustRun(
         run_dir=run_dir,
+        spawned=spawned,
         test_start=test_start,
         finished=time.time(),
         returncode=process.returncode if process.returncode is not None else -1,
@@ -124,7 +139,7 @@ def run_one_window(
 ) -> tuple[dict, LocustRun]:
     """Run ``job`` (a warm-up, then one window); return the window's figures from the raw log,
     with the resources sampled in it, and the run."""
-    run = run_locust(job, run_dir, server_stats, prometheus, label)
+    run = run_locust(job, run_dir, server_stats, prometheus, label, schedule(warmup_s, 1, window_s))
     start, end = run.test_start + warmup_s, run.test_start + warmup_s + window_s
     figures = RequestLog.read(run_dir).window(start, end)
     return {**figures, "resources": resource_window(run.samples, start, end)}, run

@@ -8,11 +8,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
 from servebench.backends.process import session_tree
 from servebench.metrics.promql import client_latency_quantile, scalar
+from servebench.request_log import log_files
 
 SAMPLE_EVERY_S = 0.5
 
@@ -83,15 +85,77 @@ class ResourceSampler(threading.Thread):
         self.join(timeout=5)
 
 
-class Progress(threading.Thread):
-    """Prints the label, elapsed/total seconds, the current rate and p99, from Prometheus."""
+def say(line: str) -> None:
+    """A progress or result line, on stderr beside the live line (stdout keeps the tables)."""
+    print(line, file=sys.stderr, flush=True)
 
-    def __init__(self, label: str, total_s: float, prometheus: str | None, selector: str) -> None:
+
+Schedule = list[tuple[str, float]]  # (what the load is for, seconds), in order
+
+
+def schedule(warmup_s: float, windows: int, window_s: float) -> Schedule:
+    """A warm-up (when there is one), then numbered windows."""
+    parts = [("warm-up", warmup_s)] if warmup_s > 0 else []
+    return parts + [(f"window {i + 1}/{windows}", window_s) for i in range(windows)]
+
+
+LiveSource = Callable[[], tuple[float | None, float | None]]  # () -> (req/s, p99 s) now
+
+
+def prometheus_live(prometheus: str, selector: str) -> LiveSource:
+    """The last 5 s of the client-side metrics."""
+
+    def read() -> tuple[float | None, float | None]:
+        rate = scalar(prometheus, f"sum(rate(servebench_client_requests_total{{{selector}}}[5s]))")
+        return rate, scalar(prometheus, client_latency_quantile(0.99, selector, "5s"))
+
+    return read
+
+
+def log_live(folder: Path) -> LiveSource:
+    """The rows the request log gained since the last call (written in buffered blocks, so a
+    slow target's figures arrive in steps)."""
+    offsets: dict[Path, int] = {}
+    last = [time.time()]
+
+    def read() -> tuple[float | None, float | None]:
+        latencies = []
+        for path in log_files(folder):
+            with path.open() as file:
+                file.seek(offsets.get(path, 0))
+                text = file.read()
+            complete = text[: text.rfind("\n") + 1]
+            offsets[path] = offsets.get(path, 0) + len(complete.encode())
+            latencies += [_latency(row) for row in complete.splitlines()]
+        now, elapsed = time.time(), time.time() - last[0]
+        last[0] = now
+        found = [value for value in latencies if value is not None]
+        p99 = sorted(found)[int(0.99 * (len(found) - 1))] if found else None
+        return len(found) / elapsed if elapsed > 0 else None, p99
+
+    return read
+
+
+def _latency(row: str) -> float | None:
+    fields = row.split(",")
+    try:
+        return float(fields[1]) if fields[4] == "success" else None
+    except (IndexError, ValueError):  # the header, or a row cut short
+        return None
+
+
+class Progress(threading.Thread):
+    """A live line: what the load is for now (warm-up, window k/n), elapsed/total seconds, and
+    the last seconds' rate and p99. It is a glimpse, not a result: on a terminal it is erased
+    when the run ends, and the caller prints the result, from the raw log, as the tables do."""
+
+    def __init__(self, label: str, parts: Schedule, live: LiveSource | None) -> None:
         super().__init__(daemon=True)
-        self.label, self.total_s = label, total_s
-        self.prometheus, self.selector = prometheus, selector
+        self.label, self.parts, self.live = label, parts, live
+        self.total_s = sum(seconds for _, seconds in parts)
         self._halt = threading.Event()
         self.tty = sys.stderr.isatty()
+        self._width = 0
 
     def run(self) -> None:
         start = time.time()
@@ -100,24 +164,32 @@ class Progress(threading.Thread):
                 self._print(self._line(time.time() - start))
             except Exception:  # noqa: BLE001 (progress must never stop a measurement)
                 continue
-        if self.tty:
-            sys.stderr.write("\n")
+        if self.tty:  # the live figures go: the result line replaces them
+            sys.stderr.write("\r" + " " * self._width + "\r")
+
+    def _part(self, elapsed: float) -> str:
+        for name, seconds in self.parts:
+            if elapsed < seconds:
+                return name
+            elapsed -= seconds
+        return "finishing"
 
     def _line(self, elapsed: float) -> str:
-        done = min(elapsed / self.total_s, 1.0)
+        done = min(elapsed / self.total_s, 1.0) if self.total_s else 1.0
         shown = min(elapsed, self.total_s)
-        head = f"{self.label} [{'#' * int(done * 20):<20}] {shown:5.0f}/{self.total_s:.0f} s"
-        if self.prometheus is None:
-            return head
-        rate = scalar(
-            self.prometheus, f"sum(rate(servebench_client_requests_total{{{self.selector}}}[5s]))"
+        head = (
+            f"{self.label} [{'#' * int(done * 20):<20}] {shown:5.0f}/{self.total_s:.0f} s "
+            f"{self._part(elapsed):<12}"
         )
-        p99 = scalar(self.prometheus, client_latency_quantile(0.99, self.selector, "5s"))
-        rate_text = f"{rate:8.1f} req/s" if rate is not None else "     -- req/s"
+        if self.live is None:
+            return head
+        rate, p99 = self.live()
+        rate_text = f"now {rate:8.1f} req/s" if rate is not None else "now       -- req/s"
         p99_text = f"p99 {p99 * 1000:8.2f} ms" if p99 is not None else "p99       -- ms"
         return f"{head} {rate_text} {p99_text}"
 
     def _print(self, line: str) -> None:
+        self._width = max(self._width, len(line))
         sys.stderr.write(("\r" + line) if self.tty else (line + "\n"))
         sys.stderr.flush()
 

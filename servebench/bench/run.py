@@ -23,7 +23,7 @@ from servebench.bench.jobs import (
 from servebench.bench.knee import measure_knee
 from servebench.bench.limits import measure_limits
 from servebench.bench.locust_run import LocustJob, run_locust
-from servebench.bench.monitor import server_stats
+from servebench.bench.monitor import say, schedule, server_stats
 from servebench.bench.phases import first_broken, measure_phases
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import (
@@ -36,6 +36,7 @@ from servebench.bench.results import (
     run_record,
     write_json,
 )
+from servebench.bench.timing import TimeSpent
 from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
@@ -52,9 +53,11 @@ from servebench.target import Target
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
     """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
     stack = Stack(stack)
+    spent = TimeSpent()
     run_dir = plan.out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=False)
-    calibration = _calibration(plan, stack)
+    with spent.measure("calibration"):
+        calibration = _calibration(plan, stack)
     loadgen = {"cpus": plan.loadgen_cpus, "workers": plan.workers, "calibration": calibration}
     write_json(run_dir / RUN_RECORD, run_record(stack, loadgen))
     results = header(plan, stack, calibration)
@@ -63,26 +66,33 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     results["warnings"] += keep_context(plan, stack, run_dir)
     results["cold_starts"], left_out = cold_start.matching(plan.state_dir, stack)
     results["warnings"] += [left_out] if left_out else []
-    results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
+    with spent.measure("idle memory"):
+        results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
     try:
-        results["parity"] = _parity(plan, stack)
+        with spent.measure("parity"):
+            results["parity"] = _parity(plan, stack)
         save()
         if plan.limits:
-            results["in_process"] = measure_limits(plan, stack)
+            with spent.measure("in-process limits"):
+                results["in_process"] = measure_limits(plan, stack)
             save()
         for spec in plan.models:
             for target in plan.targets:
                 if plan.find_knee:
-                    results["knee"].append(measure_knee(plan, stack, spec, target, run_dir))
+                    with spent.measure("knee search"):
+                        knee = measure_knee(plan, stack, spec, target, run_dir)
+                    results["knee"].append(knee)
                 elif plan.aa:
-                    arms, interrupted = measure_aa(plan, stack, spec, target, run_dir)
+                    arms, interrupted = measure_aa(plan, stack, spec, target, run_dir, spent)
                     for entry in arms:
                         judge(entry, results, plan)
                         results["targets"].append(entry)
                     if interrupted:
                         raise KeyboardInterrupt
                 else:
-                    entry, interrupted = measure_target(plan, stack, spec, target, run_dir)
+                    entry, interrupted = measure_target(
+                        plan, stack, spec, target, run_dir, spent=spent
+                    )
                     judge(entry, results, plan)
                     results["targets"].append(entry)
                     if interrupted:
@@ -94,6 +104,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
         raise
     finally:
         results["finished_at"] = time.time()
+        results["time_s"] = spent.seconds
         save()
     return run_dir
 
@@ -117,10 +128,17 @@ def _parity(plan: BenchPlan, stack: Stack) -> dict:
 
 
 def measure_target(
-    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path, part: str = ""
+    plan: BenchPlan,
+    stack: Stack,
+    spec: ModelSpec,
+    target: str,
+    run_dir: Path,
+    part: str = "",
+    spent: TimeSpent | None = None,
 ) -> tuple[dict, bool]:
     """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
-    sub-folder, for a target measured in several runs."""
+    sub-folder, for a target measured in several runs. ``spent`` adds where the time went."""
+    spent = spent or TimeSpent()
     job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
@@ -129,9 +147,12 @@ def measure_target(
     label = f"{spec.name} {target}"
     injector = _fault_injector(plan, backend, spec, folder)
     try:
-        run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label)
+        parts = schedule(plan.warmup_s, plan.repeat, plan.window_s)
+        run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label, parts)
     finally:
         fault = injector.finish() if injector else None
+    _account(spent, run, plan, job.duration_s)
+    analysis_start = time.time()
     log = RequestLog.read(folder)
     repetitions = []
     for index in range(plan.repeat):
@@ -165,11 +186,39 @@ def measure_target(
     entry.update(
         _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
     )
+    spent.add("analysis and Prometheus queries", time.time() - analysis_start)
+    say(result_line(label + (f" {part}" if part else ""), entry))
     return entry, run.interrupted
 
 
+def _account(spent: TimeSpent, run, plan: BenchPlan, load_s: float) -> None:
+    """Locust's start-up, the warm-up, the windows and Locust's stop (drain, final scrape)."""
+    spent.add("Locust start", run.test_start - run.spawned)
+    spent.add("warm-up", min(plan.warmup_s, load_s))
+    spent.add("measured load", max(load_s - plan.warmup_s, 0.0))
+    spent.add("Locust stop", run.finished - run.test_start - load_s)
+
+
+def result_line(label: str, entry: dict) -> str:
+    """The target's result as the tables show it: medians across windows, from the raw log."""
+    summary = entry.get("summary")
+    if not summary:
+        return f"{label}: no complete window"
+    rps, p50, p99 = (summary[key]["median"] for key in
+                     ("achieved_rps", "latency_ms_p50", "latency_ms_p99"))  # fmt: skip
+    errors = summary["error_ratio"]["max"]
+    windows = len(entry["repetitions"])
+    return (f"{label}: {rps:.1f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, errors "
+            f"{errors:.2%} (median of {windows} window(s))")  # fmt: skip
+
+
 def measure_aa(
-    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+    plan: BenchPlan,
+    stack: Stack,
+    spec: ModelSpec,
+    target: str,
+    run_dir: Path,
+    spent: TimeSpent | None = None,
 ) -> tuple[list[dict], bool]:
     """An A/A run: ``target`` measured as both arms of a comparison, in plan.repeat rounds of
     one Locust run per arm (a warm-up and one window, as a normal run has), the order
@@ -181,7 +230,9 @@ def measure_aa(
         order = ARMS if round_index % 2 == 0 else ARMS[::-1]
         for arm in order:
             part = f"arm-{arm}-{round_index + 1}"
-            entry, interrupted = measure_target(one_window, stack, spec, target, run_dir, part)
+            entry, interrupted = measure_target(
+                one_window, stack, spec, target, run_dir, part, spent
+            )
             arms[arm] = _add_round(arms.get(arm), entry, arm, round_index)
             if interrupted:
                 return list(arms.values()), True

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from servebench.clients.base import Client, ClientError
 from servebench.models import ModelSpec
 from servebench.stack_record import Stack
 
-TARGETS = ("torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc")
+# target -> "module:class", imported only when used (gRPC and HTTP libraries are heavy)
+CLIENTS = {
+    "torchserve-rest": "servebench.clients.torchserve_rest:TorchServeRestClient",
+    "torchserve-grpc": "servebench.clients.torchserve_grpc:TorchServeGrpcClient",
+    "tfserving-rest": "servebench.clients.tfserving_rest:TFServingRestClient",
+    "tfserving-grpc": "servebench.clients.tfserving_grpc:TFServingGrpcClient",
+}
+TARGETS = tuple(CLIENTS)
 # --encoding: each server's native best on REST (TorchServe raw float32, TF Serving JSON), or
 # JSON on both, like for like. gRPC carries raw float32 bytes either way.
 ENCODINGS = ("native", "json")
@@ -36,12 +45,5 @@ def client_options(target: str, encoding: str) -> dict:
 def make_client(target: str, stack: dict, spec: ModelSpec, **options) -> Client:
     """A client for ``target`` (server-protocol) of the stack recorded in stack.json."""
     endpoint = Stack(stack).endpoint(target)
-    if target == "torchserve-rest":
-        from servebench.clients.torchserve_rest import TorchServeRestClient as client_class
-    elif target == "torchserve-grpc":
-        from servebench.clients.torchserve_grpc import TorchServeGrpcClient as client_class
-    elif target == "tfserving-rest":
-        from servebench.clients.tfserving_rest import TFServingRestClient as client_class
-    else:
-        from servebench.clients.tfserving_grpc import TFServingGrpcClient as client_class
-    return client_class(endpoint, spec, **options)
+    module, name = CLIENTS[target].split(":")
+    return getattr(import_module(module), name)(endpoint, spec, **options)

@@ -5,27 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from servebench.errors import UsageError
 from servebench.report import plots
-from servebench.report.verdict import Finding, remedies, verdict
-
-SECTIONS = (
-    "Headline",
-    "Setup",
-    "Same model",
-    "Per-target results",
-    "Phases",
-    "Knee",
-    "Plots",
-    "Where the time goes",
-    "Deployment facts",
-    "Verdict",
-    "Appendix: versions and configuration",
-    "Appendix: every parity comparison",
-    "Appendix: the bad-input matrix",
-)
+from servebench.report.sections import SECTIONS
+from servebench.report.verdict import Finding, verdict
 
 
 @dataclass
@@ -62,6 +48,11 @@ class RunData:
     def models(self) -> list[str]:
         return self.results["params"]["models"]
 
+    @cached_property
+    def verdict(self) -> tuple[list[str], list[Finding]]:
+        """(why no winner may be named, the findings): see report.verdict."""
+        return verdict(self.results, self.stack, self.bad_inputs)
+
 
 def _optional(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
@@ -75,28 +66,9 @@ class Report:
     banner: list[str]
     # section name -> blocks: ("p", text), ("table", head, rows), ("img", name, uri), ("pre", text)
     sections: dict
-    verdict_reasons: list[str]
-    findings: list[Finding]
 
 
 def build(data: RunData) -> Report:
-    from servebench.report.sections import (
-        bad_input_appendix,
-        config_appendix,
-        deployment_section,
-        headline_section,
-        knee_section,
-        parity_appendix,
-        parity_section,
-        phases_section,
-        plots_section,
-        setup_section,
-        targets_section,
-        time_section,
-        verdict_section,
-    )
-
-    reasons, rows = verdict(data.results, data.stack, data.bad_inputs)
     banner = []
     for name, implementation in data.results.get("implementations", {}).items():
         if "emulator" in implementation:
@@ -113,23 +85,9 @@ def build(data: RunData) -> Report:
         )
     if not data.results.get("complete"):
         banner.append("This run did not complete (interrupted or failed): figures are partial.")
-    sections = {
-        "Headline": headline_section(data, reasons, rows, remedies(data.results)),
-        "Setup": setup_section(data),
-        "Same model": parity_section(data),
-        "Per-target results": targets_section(data),
-        "Phases": phases_section(data),
-        "Knee": knee_section(data),
-        "Plots": plots_section(data),
-        "Where the time goes": time_section(data),
-        "Deployment facts": deployment_section(data),
-        "Verdict": verdict_section(reasons, rows, aa),
-        "Appendix: versions and configuration": config_appendix(data),
-        "Appendix: every parity comparison": parity_appendix(data),
-        "Appendix: the bad-input matrix": bad_input_appendix(data),
-    }
+    sections = {name: section(data) for name, section in SECTIONS.items()}
     title = f"servebench report: {data.results['scenario']} run {data.run_dir.name}"
-    return Report(title, banner, sections, reasons, rows)
+    return Report(title, banner, sections)
 
 
 def write(run_dir: Path, formats: list[str]) -> list[Path]:

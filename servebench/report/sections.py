@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from servebench.report import plots
-from servebench.report.verdict import NAMES, Finding, server_names
+from servebench.report.verdict import NAMES, Finding, remedies, server_names
 from servebench.target import Target
 
 WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
@@ -53,11 +53,13 @@ def with_weak_note(blocks: list) -> list:
     return blocks + [("p", WEAK_NOTE)] if marked else blocks
 
 
-def headline_section(data, reasons: list[str], rows: list[Finding], fixes: list[str]) -> list:
+def headline_section(data) -> list:
     """The answer first: the verdict (or why there is none and what would give one), each
     model's rates, and the summary `demo` prints."""
     from servebench.report.summary import summary_lines
 
+    reasons, rows = data.verdict
+    fixes = remedies(data.results)
     if reasons and not data.results.get("aa"):
         blocks = [("p", "No verdict, because " + "; ".join(reasons) + ".")]
         blocks += [("p", f"To get one: {fix}.") for fix in dict.fromkeys(fixes)]
@@ -558,7 +560,9 @@ def bad_input_appendix(data) -> list:
     ]
 
 
-def verdict_section(reasons: list[str], rows: list[Finding], aa: dict | None = None) -> list:
+def verdict_section(data) -> list:
+    reasons, rows = data.verdict
+    aa = data.results.get("aa")
     blocks = []
     if aa:
         blocks.append(("p", aa_line(aa, rows)))
@@ -591,3 +595,22 @@ def aa_line(aa: dict, rows: list[Finding]) -> str:
         f"The verdict rules named a winner on {len(named)} of {len(rows)} criteria, each a false "
         f"positive: {', '.join(named)}."
     )
+
+
+# The report's sections, in order: a new section is a function of the run data above, and a
+# line here.
+SECTIONS = {
+    "Headline": headline_section,
+    "Setup": setup_section,
+    "Same model": parity_section,
+    "Per-target results": targets_section,
+    "Phases": phases_section,
+    "Knee": knee_section,
+    "Plots": plots_section,
+    "Where the time goes": time_section,
+    "Deployment facts": deployment_section,
+    "Verdict": verdict_section,
+    "Appendix: versions and configuration": config_appendix,
+    "Appendix: every parity comparison": parity_appendix,
+    "Appendix: the bad-input matrix": bad_input_appendix,
+}
