@@ -324,7 +324,7 @@ def bench_command(options: BenchOptions) -> int:
         from servebench.report.verdict import findings
 
         print(aa_line(results["aa"], findings(results, None, None)))
-    print(time_line(results["time_s"], results["finished_at"] - results["started_at"]))
+    print(time_line(results["time_s"], results["time_total_s"]))
     print(f"\nresults: {run_dir}/results.json")
     return 0
 

@@ -98,7 +98,8 @@ def run_locust(
     sampler = ResourceSampler({"server": server_stats, "loadgen": ProcessTreeStats(process.pid)})
     selector = f'target="{job.target}",model="{job.model}"'
     live = prometheus_live(prometheus, selector) if prometheus else log_live(run_dir)
-    progress = Progress(label, parts or [("load", job.duration_s)], live)
+    parts = parts or [("load", job.duration_s)]
+    progress = Progress(label, parts, live, lambda: read_test_start(run_dir))
     spawned = time.time()
     sampler.start()
     progress.start()

@@ -149,19 +149,28 @@ class Progress(threading.Thread):
     the last seconds' rate and p99. It is a glimpse, not a result: on a terminal it is erased
     when the run ends, and the caller prints the result, from the raw log, as the tables do."""
 
-    def __init__(self, label: str, parts: Schedule, live: LiveSource | None) -> None:
+    def __init__(
+        self,
+        label: str,
+        parts: Schedule,
+        live: LiveSource | None,
+        test_start: Callable[[], float | None],
+    ) -> None:
         super().__init__(daemon=True)
         self.label, self.parts, self.live = label, parts, live
+        self.test_start = test_start  # None until Locust has started the test
         self.total_s = sum(seconds for _, seconds in parts)
         self._halt = threading.Event()
         self.tty = sys.stderr.isatty()
         self._width = 0
 
     def run(self) -> None:
-        start = time.time()
         while not self._halt.wait(1.0 if self.tty else 5.0):
             try:
-                self._print(self._line(time.time() - start))
+                start = self.test_start()
+                elapsed = None if start is None else time.time() - start
+                if self.tty or elapsed is None or elapsed < self.total_s:
+                    self._print(self._line(elapsed))
             except Exception:  # noqa: BLE001 (progress must never stop a measurement)
                 continue
         if self.tty:  # the live figures go: the result line replaces them
@@ -172,16 +181,18 @@ class Progress(threading.Thread):
             if elapsed < seconds:
                 return name
             elapsed -= seconds
-        return "finishing"
+        return "stopping"
 
-    def _line(self, elapsed: float) -> str:
+    def _line(self, elapsed: float | None) -> str:
+        if elapsed is None:
+            return f"{self.label}: starting Locust ..."
         done = min(elapsed / self.total_s, 1.0) if self.total_s else 1.0
         shown = min(elapsed, self.total_s)
         head = (
             f"{self.label} [{'#' * int(done * 20):<20}] {shown:5.0f}/{self.total_s:.0f} s "
             f"{self._part(elapsed):<12}"
         )
-        if self.live is None:
+        if self.live is None or elapsed >= self.total_s:
             return head
         rate, p99 = self.live()
         rate_text = f"now {rate:8.1f} req/s" if rate is not None else "now       -- req/s"

@@ -53,7 +53,7 @@ from servebench.target import Target
 def run_bench(plan: BenchPlan, stack: dict) -> Path:
     """Run the plan; return the run folder. Ctrl-C writes what was measured, then re-raises."""
     stack = Stack(stack)
-    spent = TimeSpent()
+    spent, began = TimeSpent(), time.time()
     run_dir = plan.out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=False)
     with spent.measure("calibration"):
@@ -105,6 +105,7 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     finally:
         results["finished_at"] = time.time()
         results["time_s"] = spent.seconds
+        results["time_total_s"] = results["finished_at"] - began
         save()
     return run_dir
 

@@ -268,7 +268,8 @@ def start_recorder(environment) -> None:
     @environment.events.quitting.add_listener
     def _quitting(**_) -> None:
         recorder.close()
-        time.sleep(FINAL_SCRAPE_WAIT_S)
+        if stack.prometheus_url:  # else nobody scrapes it (calibrate's trivial endpoint)
+            time.sleep(FINAL_SCRAPE_WAIT_S)
         if announce is not None:
             (announce / f"loadgen-{os.getpid()}.json").unlink(missing_ok=True)
 
