@@ -14,6 +14,7 @@ from pathlib import Path
 from servebench.clients import TARGETS
 from servebench.commands import BenchOptions
 from servebench.errors import CheckFailed, UsageError
+from servebench.load import options as load
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
 
 MODEL_CHOICES = [*MODELS, "all"]
@@ -177,8 +178,8 @@ def _bench_parser(commands) -> None:
         "--targets",
         help=f"comma-separated, any of: {', '.join(TARGETS)} (default: all)",
     )
-    bench.add_argument("--duration", type=_seconds, help="one measurement window (default: 30s; "
-                       "soak 10m)")  # fmt: skip
+    bench.add_argument("--duration", type=_seconds, help="one measurement window (default: "
+                       f"{load.WINDOW_S:g}s; soak {load.SOAK_S / 60:g}m)")  # fmt: skip
     bench.add_argument("--warmup", type=_seconds, help="load first, then discarded (default: 5s)")
     bench.add_argument("--repeat", type=_positive_int, help="measurement windows, back to back")
     bench.add_argument("--users", type=_positive_int, help="concurrent users")
@@ -196,13 +197,19 @@ def _bench_parser(commands) -> None:
                        help="search the highest Poisson rate whose p99 meets --slo-ms")  # fmt: skip
     bench.add_argument("--slo-ms", type=float, help="p99 objective (default: 100 resnet18, 10 mlp)")
     bench.add_argument(
-        "--step-seconds", type=_seconds, help="ramp/spike: step length (default: 10s)"
+        "--step-seconds",
+        type=_seconds,
+        help=f"ramp/spike: step length (default: {load.STEP_SECONDS:g}s)",
     )
     bench.add_argument(
-        "--step-users", type=_positive_int, help="ramp: users added per step (default: 2)"
+        "--step-users",
+        type=_positive_int,
+        help=f"ramp: users added per step (default: {load.STEP_USERS})",
     )
     bench.add_argument(
-        "--spike-users", type=_positive_int, help="spike: users at the peak (default: 16)"
+        "--spike-users",
+        type=_positive_int,
+        help=f"spike: users at the peak (default: {load.SPIKE_USERS})",
     )
     bench.add_argument(
         "--encoding",

@@ -13,6 +13,7 @@ from servebench.console import format_results, format_stack, print_artifacts, wa
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
+from servebench.load import options as load
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, select_models
 from servebench.stack import (
     down,
@@ -289,12 +290,12 @@ class BenchOptions:
     scenario: str = "steady"
     model: str | None = None  # None: every model the stack serves
     targets: str = ",".join(TARGETS)
-    duration: float | None = None  # None: 30 s, or 10 min for soak
+    duration: float | None = None  # None: load.WINDOW_S, or load.SOAK_S for soak
     warmup: float = 5.0
     repeat: int = 3
-    users: int = 4
+    users: int = load.USERS
     rate: float = 0.0
-    batch: int = 1
+    batch: int = load.BATCH
     workers: int = 0
     loadgen_cpus: str | None = None
     server_cpus: str | None = None
@@ -303,7 +304,7 @@ class BenchOptions:
     step_seconds: float | None = None
     step_users: int | None = None
     spike_users: int | None = None
-    encoding: str = "native"
+    encoding: str = load.ENCODING
     fault: str = "worker"
     aa: bool = False
     calibrate_seconds: float = 5.0
@@ -357,7 +358,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
         _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
     single_window = args.scenario in ("ramp", "spike", "soak", "fault")
-    window = args.duration or (600.0 if args.scenario == "soak" else 30.0)
+    window = args.duration or (load.SOAK_S if args.scenario == "soak" else load.WINDOW_S)
     return BenchPlan(
         scenario=args.scenario,
         models=specs,

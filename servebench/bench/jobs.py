@@ -3,7 +3,7 @@ and the load generator's ceiling."""
 
 from __future__ import annotations
 
-from servebench.bench import calibrate
+import servebench.bench.calibrate as calibrate
 from servebench.bench.locust_run import LocustJob
 from servebench.bench.monitor import StatsSource, server_stats
 from servebench.bench.plan import BenchPlan

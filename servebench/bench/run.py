@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import servebench.bench.calibrate as calibrate
+import servebench.bench.cold_start as cold_start
 from servebench import cpus
-from servebench.bench import calibrate, cold_start
 from servebench.bench.analysis import prometheus_window, resource_window, server_window
 from servebench.bench.faults import AT_FRACTION, FaultInjector, recovery
 from servebench.bench.jobs import (

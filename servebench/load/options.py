@@ -5,6 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_STACK = Path(".servebench") / "stack.json"
+# The load's defaults, here once: Locust's --sb-* options and `servebench bench` both read them.
+USERS = 4
+WINDOW_S = 30.0
+SOAK_S = 600.0
+BATCH = 1
+ENCODING = "native"
+STEP_USERS = 2
+STEP_SECONDS = 10.0
+SPIKE_USERS = 16
 
 
 def add_options(parser) -> None:
@@ -18,15 +27,17 @@ def add_options(parser) -> None:
         default="",
         help="comma-separated targets to run (default: all four, or those --tags selects)",
     )
-    group.add_argument("--sb-batch", type=int, default=1, help="rows per request")
+    group.add_argument("--sb-batch", type=int, default=BATCH, help="rows per request")
     group.add_argument(
         "--sb-encoding",
         choices=["native", "json"],
-        default="native",
+        default=ENCODING,
         help="REST bodies: each server's native best (TorchServe raw), or JSON on both",
     )
-    group.add_argument("--sb-users", type=int, default=4, help="concurrent users (closed loop)")
-    group.add_argument("--sb-duration", type=float, default=30.0, help="seconds the scenario runs")
+    group.add_argument("--sb-users", type=int, default=USERS, help="concurrent users (closed loop)")
+    group.add_argument(
+        "--sb-duration", type=float, default=WINDOW_S, help="seconds the scenario runs"
+    )
     group.add_argument(
         "--sb-rate", type=float, default=0.0, help="open-loop arrivals per second; 0: closed loop"
     )
@@ -44,11 +55,15 @@ def add_options(parser) -> None:
     )
     group.add_argument("--sb-slo-ms", type=float, default=100.0, help="ramp: p99 latency SLO")
     group.add_argument("--sb-error-budget", type=float, default=0.01, help="ramp: failure ratio")
-    group.add_argument("--sb-step-users", type=int, default=2, help="ramp: users added per step")
     group.add_argument(
-        "--sb-step-seconds", type=float, default=10.0, help="ramp/spike: step length"
+        "--sb-step-users", type=int, default=STEP_USERS, help="ramp: users added per step"
     )
-    group.add_argument("--sb-spike-users", type=int, default=16, help="spike: users at the peak")
+    group.add_argument(
+        "--sb-step-seconds", type=float, default=STEP_SECONDS, help="ramp/spike: step length"
+    )
+    group.add_argument(
+        "--sb-spike-users", type=int, default=SPIKE_USERS, help="spike: users at the peak"
+    )
     group.add_argument(
         "--sb-warmup",
         type=float,

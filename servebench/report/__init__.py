@@ -9,7 +9,6 @@ from functools import cached_property
 from pathlib import Path
 
 from servebench.errors import UsageError
-from servebench.report import plots
 from servebench.report.sections import SECTIONS
 from servebench.report.verdict import Finding, verdict
 
@@ -113,4 +112,4 @@ def write(run_dir: Path, formats: list[str]) -> list[Path]:
     return written
 
 
-__all__ = ["SECTIONS", "RunData", "build", "plots", "write"]
+__all__ = ["SECTIONS", "RunData", "build", "write"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from servebench.report import plots
+from servebench.report.plots import latency_cdf, latency_vs_load, throughput_over_time
 from servebench.report.verdict import NAMES, Finding, remedies, server_names
 from servebench.target import Target
 
@@ -353,17 +353,15 @@ def _confirmed(knee: dict) -> str:
 def plots_section(data) -> list:
     blocks = []
     for model in data.models:
+        blocks.append(("img", f"{model}-latency-vs-load", latency_vs_load(data.results, model)))
         blocks.append(
-            ("img", f"{model}-latency-vs-load", plots.latency_vs_load(data.results, model))
-        )
-        blocks.append(
-            ("img", f"{model}-latency-cdf", plots.latency_cdf(data.results, data.run_dir, model))
+            ("img", f"{model}-latency-cdf", latency_cdf(data.results, data.run_dir, model))
         )
         blocks.append(
             (
                 "img",
                 f"{model}-throughput",
-                plots.throughput_over_time(data.results, data.run_dir, model),
+                throughput_over_time(data.results, data.run_dir, model),
             )
         )
     return blocks
