@@ -134,6 +134,14 @@ def _up_parser(commands) -> None:
         help="how long both servers wait to fill a batch (with --batch-size > 1)",
     )
     up.add_argument(
+        "--queue-size",
+        type=_positive_int,
+        default=100,
+        help="requests each server may hold beyond those it computes: TorchServe's "
+        "job_queue_size per model (then 503); TF Serving's queue exists only when batching "
+        "(max_enqueued_batches, in batches)",
+    )
+    up.add_argument(
         "--tfserving-bin",
         type=Path,
         help="a tensorflow_model_server binary (default: one on PATH, else the emulator)",

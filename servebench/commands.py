@@ -110,6 +110,7 @@ def up_command(
     server_threads: int | None = None,
     batch_size: int = 1,
     batch_delay_ms: int = 5,
+    queue_size: int = 100,
     tfserving_bin: Path | None = None,
     mode: str = "local",
 ) -> int:
@@ -125,6 +126,7 @@ def up_command(
         **server_budget(server_cpus, server_threads),
         "batch_size": batch_size,
         "batch_delay_ms": batch_delay_ms if batch_size > 1 else 0,
+        "queue_size": queue_size,
     }
     print(
         f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
@@ -357,7 +359,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
     if args.server_cpus:
         _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
-    single_window = args.scenario in ("ramp", "spike", "soak", "fault")
+    single_window = args.scenario in ("ramp", "spike", "soak", "fault", "overload")
     window = args.duration or (load.SOAK_S if args.scenario == "soak" else load.WINDOW_S)
     return BenchPlan(
         scenario=args.scenario,
@@ -370,7 +372,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
         loadgen_cpus=loadgen,
         out=args.out,
         state_dir=args.state_dir,
-        rate=args.rate if args.scenario == "poisson" else 0.0,
+        rate=args.rate if args.scenario in ("poisson", "overload") else 0.0,
         batch=args.batch,
         workers=args.workers,
         find_knee=args.find_knee,

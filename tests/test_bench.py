@@ -468,3 +468,74 @@ def test_an_aa_run_takes_exactly_one_target(stack, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "--aa compares one target with itself" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_soak_records_memory_slices_and_their_drift(stack, tmp_path):
+    run = bench(stack, tmp_path / "out", "--scenario", "soak", "--model", "mlp", "--targets",
+                "torchserve-rest", "--duration", "20s", "--warmup", "1s", "--users", "2",
+                "--no-limits")  # fmt: skip
+    (entry,) = run["results"]["targets"]
+    slices = entry["phases"]
+    assert [s["label"] for s in slices][:2] == ["slice 1", "slice 2"] and len(slices) >= 9
+    for key in ("server_rss_mb_mean", "loadgen_rss_mb_mean"):
+        assert all(s["resources"][key] > 0 for s in slices)
+    drift = entry["drift"]
+    server = drift["server_rss_mb"]
+    assert server["first"] == slices[0]["resources"]["server_rss_mb_mean"]
+    assert server["last"] == slices[-1]["resources"]["server_rss_mb_mean"]
+    assert server["change"] == pytest.approx(server["last"] / server["first"] - 1)
+    assert set(drift["flagged"]) <= {"server_rss_mb", "loadgen_rss_mb", "p99_ms"}
+    assert run_cli("report", str(run["dir"])).returncode == 0
+    markdown = (run["dir"] / "report.md").read_text()
+    assert "soak, first slice to last: server RSS" in markdown and "| Locust RSS MB |" in markdown
+    footprint = run["results"]["footprint"]["torchserve"]
+    assert footprint["processes"] >= 2 and footprint["threads"] > footprint["processes"]
+
+
+def test_soak_drift_flags_growth_above_ten_percent():
+    from servebench.bench.phases import soak_drift
+
+    def phase(rss: float, p99: float) -> dict:
+        resources = {"server_rss_mb_mean": rss, "loadgen_rss_mb_mean": 70.0}
+        return {"resources": resources, "latency_ms": {"p99": p99}}
+
+    drift = soak_drift([phase(800, 4.0), phase(850, 4.1), phase(900, 4.2)])
+    assert drift["server_rss_mb"] == {"first": 800, "last": 900, "change": 0.125}
+    assert drift["flagged"] == ["server_rss_mb"]
+    assert soak_drift([phase(800, 4.0)]) == {}
+
+
+def test_an_overload_run_records_what_each_step_did_with_the_excess(stack, tmp_path):
+    run = bench(stack, tmp_path / "out", "--scenario", "overload", "--model", "mlp", "--targets",
+                "torchserve-rest", "--rate", "300", "--duration", "16s", "--warmup", "2s",
+                "--users", "2", "--no-limits")  # fmt: skip
+    (entry,) = run["results"]["targets"]
+    phases = entry["phases"]
+    assert [p["label"] for p in phases] == [
+        "at half the knee", "1.5x the knee", "3x the knee", "recovery at half the knee",
+    ]  # fmt: skip
+    assert [p["offered_rps"] for p in phases] == [150, 450, 900, 150]
+    assert entry["knee_basis"] == "--rate" and "recovery_s" in entry
+    assert phases[0]["achieved_rps"] == pytest.approx(150, rel=0.35)  # the open loop follows
+    for phase in phases:  # every failure is counted under its kind
+        assert sum(phase["errors"].values()) == phase["requests"] - phase["successes"]
+    worst = phases[2]
+    assert worst["errors"] or worst["latency_ms"]["p99"] > phases[0]["latency_ms"]["p99"]
+    assert run_cli("report", str(run["dir"])).returncode == 0
+    markdown = (run["dir"] / "report.md").read_text()
+    assert "overload around a knee of 300 req/s (--rate): at half the knee (150/s offered)" in (
+        markdown
+    )
+
+
+def test_the_overload_shape_steps_the_rate_around_the_knee():
+    from servebench.load.shapes import rate_share_at
+
+    options = scenario_options({"duration": 18.0, "warmup": 2.0, "rate": 300.0})
+    phases = scenario_phases("overload", options)
+    assert [(p.start_s, p.end_s, p.rate_share) for p in phases] == [
+        (2.0, 6.0, 0.5), (6.0, 10.0, 1.5), (10.0, 14.0, 3.0), (14.0, 18.0, 0.5),
+    ]  # fmt: skip
+    shares = [rate_share_at(phases, t) for t in (0.0, 1.9, 2.0, 7.0, 13.9, 17.0)]
+    assert shares == [0.5, 0.5, 0.5, 1.5, 3.0, 0.5]
+    assert rate_share_at([], 5.0) == 1.0  # no shape: the rate as given

@@ -39,6 +39,9 @@ class LaunchPlan:
     # Batching, the same for both servers: off when batch_size is 1.
     batch_size: int = 1
     batch_delay_ms: int = 0
+    # Requests a server holds beyond those it is computing: TorchServe's job_queue_size per
+    # model (then 503); TF Serving has a queue only when batching (max_enqueued_batches).
+    queue_size: int = 100
 
     @property
     def batching(self) -> bool:

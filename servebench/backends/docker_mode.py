@@ -194,6 +194,23 @@ def ready_seconds(name: str, backend: dict, models: list[str]) -> float | None:
     return ready_seconds_from_log(name, started, lines, models)
 
 
+def container_footprint(container_id: str) -> dict | None:
+    """The container's processes (their host PIDs, as `docker top` lists them) and its image's
+    size, or None where Docker cannot say."""
+    import docker
+
+    container = _container({"settings": {"container": container_id}})
+    if container is None:
+        return None
+    try:
+        top = container.top()
+        image_bytes = container.image.attrs.get("Size")
+    except docker.errors.DockerException:
+        return None
+    column = top["Titles"].index("PID")
+    return {"pids": [int(row[column]) for row in top["Processes"]], "image_bytes": image_bytes}
+
+
 def container_running(container_id: str) -> bool:
     container = _container({"settings": {"container": container_id}})
     return container is not None and container.status in ("running", "restarting")
@@ -272,6 +289,7 @@ def _remove(container) -> None:
 __all__ = [
     "build_image",
     "connect",
+    "container_footprint",
     "container_running",
     "container_stats",
     "server_stats_source",

@@ -71,6 +71,10 @@ class TFServingBackend:
             [*program, *flags], self.log, env, cwd=self.dir, cpus=self.plan.server_cpus
         )
 
+    def _enqueued_batches(self) -> int:
+        """As many requests queued as TorchServe's job_queue_size allows, in batches."""
+        return -(-self.plan.queue_size // self.plan.batch_size)
+
     def _batching_file(self) -> Path:
         if self.binary is None:
             raise UsageError(
@@ -82,7 +86,7 @@ class TFServingBackend:
             f"max_batch_size {{ value: {self.plan.batch_size} }}\n"
             f"batch_timeout_micros {{ value: {self.plan.batch_delay_ms * 1000} }}\n"
             f"num_batch_threads {{ value: {self.plan.server_threads} }}\n"
-            "max_enqueued_batches { value: 1000 }\n"
+            f"max_enqueued_batches {{ value: {self._enqueued_batches()} }}\n"
         )
         return path
 
@@ -123,6 +127,11 @@ class TFServingBackend:
             ready_seconds=round(seconds, 2),
             settings={
                 "intra_op_threads": self.plan.server_threads,
+                "request_queue": (
+                    f"max_enqueued_batches {self._enqueued_batches()}"
+                    if self.plan.batching
+                    else "none to bound: without batching, requests wait for a thread"
+                ),
                 "inter_op_threads": 1,
                 "batching": self.plan.batching,
                 "batch_size": self.plan.batch_size,

@@ -92,6 +92,7 @@ class TorchServeBackend:
             "model_store": self.plan.layout.model_store.resolve(),
             "load_models": ",".join(f"{spec.name}.mar" for spec in self.plan.models),
             "default_workers_per_model": 1,
+            "job_queue_size": self.plan.queue_size,
             "models": json.dumps(models),
         }
         return base + "\n# Local instance\n" + "".join(f"{k}={v}\n" for k, v in local.items())
@@ -108,6 +109,7 @@ class TorchServeBackend:
             ready_seconds=round(seconds, 2),
             settings={
                 "workers_per_model": 1,
+                "job_queue_size": self.plan.queue_size,
                 "torch_threads": self.plan.server_threads,
                 "batching": self.plan.batching,
                 "batch_size": self.plan.batch_size,

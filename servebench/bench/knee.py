@@ -13,6 +13,7 @@ from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import say
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import loadgen_limits
+from servebench.errors import UsageError
 from servebench.models import ModelSpec
 from servebench.stack_record import Stack
 from servebench.target import Target
@@ -128,6 +129,20 @@ def _confirmation(knee: float | None, steps: list[KneeStep], repeat: KneeStep | 
         "repeat": vars(repeat),
         "p99_spread_ms": [min(at_knee), max(at_knee)] if at_knee else None,
     }
+
+
+def overload_rate(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> tuple[float, str]:
+    """The knee the overload scenario steps around, and where it came from: --rate (say, a knee
+    that --find-knee found), or else KNEE_START of the closed-loop throughput, where the knee
+    search starts, since the knee lies below that."""
+    if plan.rate > 0:
+        return plan.rate, "--rate"
+    capacity = _closed_loop_rps(plan, stack, spec, target, run_dir)
+    if not capacity:
+        raise UsageError(f"{spec.name} {target} served nothing in closed loop; see its log")
+    return KNEE_START * capacity, f"{KNEE_START:.0%} of the closed-loop {capacity:.0f} req/s"
 
 
 def _closed_loop_rps(

@@ -61,6 +61,29 @@ def server_stats(backend: dict) -> StatsSource | None:
     return ProcessTreeStats(backend["pid"]) if backend.get("pid") else None
 
 
+def server_footprint(backend: dict) -> dict | None:
+    """How many processes and threads the server runs (and, in a container, its image's size),
+    or None where neither a process nor a container is recorded."""
+    container = backend.get("settings", {}).get("container")
+    image_bytes = None
+    if container:
+        from servebench.backends.docker_mode import container_footprint
+
+        found = container_footprint(container)
+        if found is None:
+            return None
+        pids, image_bytes = found["pids"], found["image_bytes"]
+    elif backend.get("pid"):
+        pids = session_tree(backend["pid"])
+    else:
+        return None
+    threads = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            threads += psutil.Process(pid).num_threads()
+    return {"processes": len(pids), "threads": threads, "image_bytes": image_bytes}
+
+
 class ResourceSampler(threading.Thread):
     """Samples each named source (``server``, ``loadgen``) every SAMPLE_EVERY_S seconds into
     ``<name>_cpu_percent`` and ``<name>_rss_mb``."""

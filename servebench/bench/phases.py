@@ -10,7 +10,7 @@ from servebench.request_log import RequestLog
 
 
 def measure_phases(
-    phases: list[Phase], log: RequestLog, samples: list[dict], test_start: float
+    phases: list[Phase], log: RequestLog, samples: list[dict], test_start: float, rate: float = 0
 ) -> list[dict]:
     """Each phase's figures, for the part of it that ran: a ramp stops once it breaks, and the
     time after its last reply would dilute the last step's rate."""
@@ -28,13 +28,65 @@ def measure_phases(
                 "users": phase.users,
                 "start_s": phase.start_s,
                 "end_s": end - test_start,
+                "offered_rps": rate * phase.rate_share if rate else None,
+                "requests": figures["requests"],
+                "successes": figures["successes"],
                 "achieved_rps": figures["achieved_rps"],
                 "error_ratio": figures["error_ratio"],
+                "errors": figures["errors"],
                 "latency_ms": figures["latency_ms"],
                 "resources": resource_window(samples, start, end),
             }
         )
     return measured
+
+
+RECOVERED_P99 = 1.5  # back to normal: a second whose p99 is within 1.5x the first phase's
+
+
+def recovery_s(phases: list[dict], log: RequestLog, test_start: float) -> float | None:
+    """Seconds from the load's drop (the last phase's start) to the first second whose
+    requests all succeeded with a p99 within RECOVERED_P99 of the first phase's; None when that
+    never came."""
+    normal = phases[0]["latency_ms"]["p99"] if phases else None
+    if normal is None or len(phases) < 2:
+        return None
+    drop, end = test_start + phases[-1]["start_s"], test_start + phases[-1]["end_s"]
+    second = drop
+    while second + 1.0 <= end:
+        figures = log.window(second, second + 1.0)
+        p99 = figures["latency_ms"]["p99"]
+        if figures["requests"] and not figures["error_ratio"] and p99 <= RECOVERED_P99 * normal:
+            return second - drop
+        second += 1.0
+    return None
+
+
+GROWTH_FLAG = 0.10  # a soak whose memory grew more than this from first to last slice is flagged
+
+
+def soak_drift(phases: list[dict]) -> dict:
+    """From the first slice to the last: the server's and Locust's mean RSS and the p99, each
+    as (first, last, change), and which grew more than GROWTH_FLAG."""
+    if len(phases) < 2:
+        return {}
+    first, last = phases[0], phases[-1]
+    drift = {
+        "server_rss_mb": _change(first["resources"], last["resources"], "server_rss_mb_mean"),
+        "loadgen_rss_mb": _change(first["resources"], last["resources"], "loadgen_rss_mb_mean"),
+        "p99_ms": _change(first["latency_ms"], last["latency_ms"], "p99"),
+    }
+    drift["flagged"] = [
+        name for name, figures in drift.items() if figures and figures["change"] > GROWTH_FLAG
+    ]
+    return drift
+
+
+def _change(first: dict, last: dict, key: str) -> dict | None:
+    before, after = first.get(key), last.get(key)
+    if not before or after is None:
+        return None
+    return {"first": before, "last": after, "change": after / before - 1}
 
 
 def first_broken(phases: list[dict], slo_ms: float, error_budget: float) -> str | None:

@@ -21,11 +21,11 @@ from servebench.bench.jobs import (
     locust_job,
     sampled_stats,
 )
-from servebench.bench.knee import measure_knee
+from servebench.bench.knee import measure_knee, overload_rate
 from servebench.bench.limits import measure_limits
 from servebench.bench.locust_run import LocustJob, run_locust
-from servebench.bench.monitor import say, schedule, server_stats
-from servebench.bench.phases import first_broken, measure_phases
+from servebench.bench.monitor import say, schedule, server_footprint, server_stats
+from servebench.bench.phases import first_broken, measure_phases, recovery_s, soak_drift
 from servebench.bench.plan import BenchPlan
 from servebench.bench.results import (
     ARMS,
@@ -69,6 +69,9 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
     results["warnings"] += [left_out] if left_out else []
     with spent.measure("idle memory"):
         results["idle_rss_mb"] = _idle_memory(stack, results["warnings"])
+        results["footprint"] = {
+            name: server_footprint(backend) for name, backend in stack.backends.items()
+        }
     try:
         with spent.measure("parity"):
             results["parity"] = _parity(plan, stack)
@@ -141,7 +144,10 @@ def measure_target(
     """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
     sub-folder, for a target measured in several runs. ``spent`` adds where the time went."""
     spent = spent or TimeSpent()
-    job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, plan.rate)
+    rate, knee_basis = plan.rate, None
+    if plan.scenario == "overload":
+        rate, knee_basis = overload_rate(plan, stack, spec, target, run_dir)
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
     parsed = Target.parse(target)
@@ -172,7 +178,8 @@ def measure_target(
         "implementation": backend["implementation"],
         "real": backend["real"],
         **_wire(plan, stack, spec, target, folder),
-        "offered_rps": plan.rate or None,
+        "offered_rps": rate or None,
+        **({"knee_basis": knee_basis} if knee_basis else {}),
         "loadgen_ceiling_rps": loadgen_ceiling(plan, target, spec),
         "users": plan.users,
         "requests_logged": len(log),
@@ -321,8 +328,12 @@ def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
     phases = scenario_phases(plan.scenario, options)
     if not phases:
         return {}
-    measured = measure_phases(phases, log, run.samples, run.test_start)
+    measured = measure_phases(phases, log, run.samples, run.test_start, job.rate)
+    extra = {"drift": soak_drift(measured)} if plan.scenario == "soak" else {}
+    if plan.scenario == "overload":
+        extra = {"recovery_s": recovery_s(measured, log, run.test_start)}
     return {
+        **extra,
         "phases": measured,
         "slo_ms_p99": options.sb_slo_ms,
         "broke_at": first_broken(measured, options.sb_slo_ms, options.sb_error_budget),

@@ -70,6 +70,11 @@ def add_options(parser) -> None:
         default=0.0,
         help="ramp: seconds at the first step's load before the steps start, not judged",
     )
+    group.add_argument(
+        "--sb-rate-shape",
+        default="",
+        help="open loop: vary --sb-rate by a shape's phases (overload: 0.5x, 1.5x, 3x, 0.5x)",
+    )
     group.add_argument("--sb-request-log", default="", help="folder for the per-request CSV log")
     group.add_argument(
         "--sb-exporter-port",

@@ -18,6 +18,7 @@ class Phase:
     users: int
     start_s: float  # from the test start
     end_s: float
+    rate_share: float = 1.0  # open loop: the share of --sb-rate offered in this phase
 
 
 def scenario_options(overrides: dict) -> argparse.Namespace:
@@ -61,7 +62,22 @@ def soak(options: argparse.Namespace) -> list[Phase]:
     ]
 
 
-SHAPES = {"ramp": ramp, "spike": spike, "soak": soak}
+OVERLOAD = (("at half the knee", 0.5), ("1.5x the knee", 1.5), ("3x the knee", 3.0),
+            ("recovery at half the knee", 0.5))  # fmt: skip
+
+
+def overload(options: argparse.Namespace) -> list[Phase]:
+    """Open loop around --sb-rate, the target's knee: half of it, then 1.5x and 3x, then half
+    again to watch the recovery; the warm-up runs at half."""
+    warmup = options.sb_warmup
+    width = (options.sb_duration - warmup) / len(OVERLOAD)
+    return [
+        Phase(label, options.sb_users, warmup + k * width, warmup + (k + 1) * width, share)
+        for k, (label, share) in enumerate(OVERLOAD)
+    ]
+
+
+SHAPES = {"ramp": ramp, "spike": spike, "soak": soak, "overload": overload}
 
 
 def scenario_phases(scenario: str, options: argparse.Namespace) -> list[Phase]:
@@ -79,6 +95,16 @@ def users_at(phases: list[Phase], run_time: float, warmup_users: int) -> int:
         if run_time >= phase.start_s:
             users = phase.users
     return users
+
+
+def rate_share_at(phases: list[Phase], run_time: float) -> float:
+    """The share of --sb-rate offered at ``run_time``: its phase's, or the first phase's during
+    the warm-up."""
+    share = phases[0].rate_share if phases else 1.0
+    for phase in phases:
+        if run_time >= phase.start_s:
+            share = phase.rate_share
+    return share
 
 
 def _starts(first: float, end: float, step: float) -> list[float]:

@@ -21,6 +21,7 @@ from locust.runners import MasterRunner
 
 from servebench.clients import ClientError, client_options, make_client
 from servebench.load.recorder import LoadFailure, RequestRecorder
+from servebench.load.shapes import rate_share_at, scenario_phases
 from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
@@ -73,6 +74,7 @@ class _TargetUser:
             self.target, self.spec, self.rows, options.sb_encoding, self.codec.encode
         ).cursor()
         self.rate = options.sb_rate / max(options.sb_users, 1)
+        self.rate_phases = scenario_phases(options.sb_rate_shape, options)
         self.max_outstanding = options.sb_max_outstanding
         self.drain_s = options.sb_drain
         self.inflight = Group()
@@ -87,8 +89,9 @@ class _TargetUser:
     def _open_loop(self) -> None:
         rng = random.Random(os.getpid() * 7919 + id(self))
         send_until = getattr(self.environment, "sb_send_until", float("inf"))
+        test_start = send_until - self.environment.parsed_options.sb_duration
         next_at = time.time()
-        while (next_at := next_at + rng.expovariate(self.rate)) < send_until:
+        while (next_at := next_at + rng.expovariate(self._rate(next_at - test_start))) < send_until:
             delay = next_at - time.time()
             if delay > 0:
                 gevent.sleep(delay)
@@ -100,6 +103,11 @@ class _TargetUser:
         self.inflight.join(timeout=max(0.0, send_until + self.drain_s - time.time()))
         self._time_out_pending()
         gevent.sleep(float("inf"))  # the schedule is over: wait for the shape to stop this user
+
+    def _rate(self, run_time: float) -> float:
+        """This user's arrivals per second now: a Poisson process whose rate follows the rate
+        shape's phases, if any."""
+        return self.rate * rate_share_at(self.rate_phases, run_time)
 
     def _send_tracked(self, payload, context: dict) -> None:
         self.pending[id(context)] = context

@@ -273,7 +273,7 @@ def fault_line(fault: dict) -> str:
 def phases_section(data) -> list:
     """Ramp steps, the spike and its surroundings, soak slices: one row per phase."""
     head = ["model", "target", "phase", "users", "seconds", "req/s", "p50 ms", "p99 ms", "errors",
-            "server CPU %", "server RSS MB"]  # fmt: skip
+            "server CPU %", "server RSS MB", "Locust RSS MB"]  # fmt: skip
     rows, verdicts = [], []
     for entry in data.results["targets"]:
         for phase in entry.get("phases", []):
@@ -290,8 +290,13 @@ def phases_section(data) -> list:
                     f"{phase['error_ratio']:.2%}",
                     _num(phase["resources"].get("server_cpu_percent_mean")),
                     _num(phase["resources"].get("server_rss_mb_max")),
+                    _num(phase["resources"].get("loadgen_rss_mb_max")),
                 ]
             )
+        if "recovery_s" in entry:
+            verdicts.append(f"{entry['model']} {entry['target']}: {overload_line(entry)}")
+        if entry.get("drift"):
+            verdicts.append(f"{entry['model']} {entry['target']}: {drift_line(entry['drift'])}")
         if "fault" in entry:
             verdicts.append(f"{entry['model']} {entry['target']}: {fault_line(entry['fault'])}")
         if "broke_at" in entry:
@@ -312,6 +317,39 @@ def phases_section(data) -> list:
         ("table", head, rows),
     ]
     return blocks + [("p", line) for line in verdicts]
+
+
+def overload_line(entry: dict) -> str:
+    """What the server did with the excess, step by step, and whether it recovered."""
+    steps = []
+    for phase in entry.get("phases", []):
+        kinds = ", ".join(f"{count:,} {kind}" for kind, count in sorted(phase["errors"].items()))
+        offered = _num(phase.get("offered_rps"))
+        steps.append(f"{phase['label']} ({offered}/s offered): {kinds or 'no errors'}")
+    recovery = entry.get("recovery_s")
+    after = (
+        f"back to its normal p99 {_num(recovery)} s after the load dropped"
+        if recovery is not None
+        else "NOT back to its normal p99 before the run ended"
+    )
+    basis = entry.get("knee_basis", "?")
+    return f"overload around a knee of {_num(entry.get('offered_rps'))} req/s ({basis}): " + (
+        "; ".join(steps) + f"; {after}"
+    )
+
+
+def drift_line(drift: dict) -> str:
+    """A soak from its first slice to its last, and what grew more than 10%."""
+    names = {"server_rss_mb": ("server RSS", "MB"), "loadgen_rss_mb": ("Locust RSS", "MB"),
+             "p99_ms": ("p99", "ms")}  # fmt: skip
+    parts = [
+        f"{label} {_num(f['first'])} -> {_num(f['last'])} {unit} ({f['change']:+.1%})"
+        for key, (label, unit) in names.items()
+        if (f := drift.get(key))
+    ]
+    flagged = [names[key][0] for key in drift.get("flagged", [])]
+    text = "soak, first slice to last: " + "; ".join(parts)
+    return text + (f". GROWTH above 10%: {', '.join(flagged)}" if flagged else "")
 
 
 def knee_section(data) -> list:
@@ -468,6 +506,8 @@ def deployment_section(data) -> list:
             [names[server], _num(idle.get(server)), _num(max(loaded) if loaded else None)]
         )
     blocks.append(("table", ["server", "RSS at idle MB", "RSS under load MB (max)"], memory))
+    blocks += _footprint(data.results.get("footprint") or {}, names)
+    blocks += _maintenance()
     sizes = [
         [
             model,
@@ -480,6 +520,34 @@ def deployment_section(data) -> list:
     blocks += _rest_vs_grpc(data, names)
     blocks += _bad_input_summary(data)
     return blocks
+
+
+def _footprint(footprint: dict, names: dict[str, str]) -> list:
+    """Processes and threads at idle: a frontend-and-workers design against a single process."""
+    rows = [
+        [names[server], str(found["processes"]), str(found["threads"]),
+         f"{found['image_bytes'] / 1e6:,.0f}" if found.get("image_bytes") else "--"]
+        for server, found in footprint.items()
+        if found
+    ]  # fmt: skip
+    if not rows:
+        return []
+    head = ["server", "processes", "threads", "image MB (containers)"]
+    return [("p", "What each server runs, at idle before the load:"), ("table", head, rows)]
+
+
+# Dated facts, not measurements: each says when it was true.
+MAINTENANCE = [
+    ["TorchServe", "0.12.0 (2024-09)", "\"Limited Maintenance: no planned updates, bug fixes, new "
+     "features, or security patches\" in its README since 2025-02-28", "2026-11-27"],
+    ["TF Serving", "2.20.0 (2026-04)", "releases follow TensorFlow's (2.20.0 goes with TF 2.20)",
+     "2026-11-27"],
+]  # fmt: skip
+
+
+def _maintenance() -> list:
+    head = ["server", "latest release", "maintenance status", "as of"]
+    return [("p", "Maintenance status, a dated fact:"), ("table", head, MAINTENANCE)]
 
 
 def _rest_vs_grpc(data, names: dict[str, str]) -> list:
