@@ -185,6 +185,7 @@ def demo_command(out: Path, state_dir: Path) -> int:
             state_dir=state_dir, out=results,
         )  # fmt: skip
         run_dir = measure(short)
+        print_run(run_dir)
         print("\n== report")
         report_command(run_dir, results)
         print("\n== the knee: mlp on TorchServe REST, the highest Poisson rate with p99 <= 50 ms")
@@ -193,6 +194,7 @@ def demo_command(out: Path, state_dir: Path) -> int:
             warmup=1.0, duration=3.0, slo_ms=50.0, no_limits=True,
         )  # fmt: skip
         knee_dir = measure(knee)
+        print_run(knee_dir)
         report_command(knee_dir, results)
     finally:
         print("\n== stopping the local stack")
@@ -317,9 +319,14 @@ class BenchOptions:
 
 
 def bench_command(options: BenchOptions) -> int:
+    print_run(measure(options))
+    return 0
+
+
+def print_run(run_dir: Path) -> None:
+    """A bench run's table, the A/A line, where the time went, and where the results are."""
     from servebench.bench.timing import time_line
 
-    run_dir = measure(options)
     results = json.loads((run_dir / "results.json").read_text())
     print(format_results(results))
     if results.get("aa"):
@@ -329,7 +336,6 @@ def bench_command(options: BenchOptions) -> int:
         print(aa_line(results["aa"], findings(results, None, None)))
     print(time_line(results["time_s"], results["time_total_s"]))
     print(f"\nresults: {run_dir}/results.json")
-    return 0
 
 
 def measure(options: BenchOptions) -> Path:
