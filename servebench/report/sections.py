@@ -540,14 +540,15 @@ def _footprint(footprint: dict, names: dict[str, str]) -> list:
 MAINTENANCE = [
     ["TorchServe", "0.12.0 (2024-09)", "\"Limited Maintenance: no planned updates, bug fixes, new "
      "features, or security patches\" in its README since 2025-02-28", "2026-11-27"],
-    ["TF Serving", "2.20.0 (2026-04)", "releases follow TensorFlow's (2.20.0 goes with TF 2.20)",
-     "2026-11-27"],
+    ["TensorFlow Serving", "2.20.0 (2026-04)",
+     "releases follow TensorFlow's (2.20.0 goes with TF 2.20)", "2026-11-27"],
 ]  # fmt: skip
 
 
 def _maintenance() -> list:
-    head = ["server", "latest release", "maintenance status", "as of"]
-    return [("p", "Maintenance status, a dated fact:"), ("table", head, MAINTENANCE)]
+    head = ["project", "latest release", "maintenance status", "as of"]
+    text = "Maintenance status of the projects (not of what served this run), a dated fact:"
+    return [("p", text), ("table", head, MAINTENANCE)]
 
 
 def _rest_vs_grpc(data, names: dict[str, str]) -> list:
