@@ -80,6 +80,13 @@ def _export_parser(commands) -> None:
         default=DEFAULT_MAX_BATCH,
         help="largest batch one request may carry (both servers reject more)",
     )
+    export.add_argument(
+        "--version",
+        type=_positive_int,
+        default=1,
+        help="model version to write: `up` serves version 1; a later one (e.g. 2, with other "
+        "--weights or --seed) is what `bench --scenario rollout` rolls out beside it",
+    )
 
 
 def _parity_parser(commands) -> None:

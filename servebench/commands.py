@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,9 @@ from servebench.stack import (
 from servebench.target import Target
 
 
-def export_command(model: str, out: Path, weights: Path | None, seed: int, max_batch: int) -> int:
+def export_command(
+    model: str, out: Path, weights: Path | None, seed: int, max_batch: int, version: int = 1
+) -> int:
     from servebench.export.exporter import ensure_writable, export_model  # torch: only here
     from servebench.models.weights import load_state, seeded_state
 
@@ -40,9 +43,9 @@ def export_command(model: str, out: Path, weights: Path | None, seed: int, max_b
     cases: list[ParityCase] = []
     for spec in specs:
         state = load_state(spec.name, weights) if weights else seeded_state(spec.name, seed)
-        manifest = export_model(spec, state, layout, max_batch)
+        manifest = export_model(spec, state, layout, max_batch, version=version)
         cases += [ParityCase(**_case_fields(case)) for case in manifest["parity"]]
-        print_artifacts(manifest, layout.manifest(spec.name))
+        print_artifacts(manifest, layout.manifest(spec.name, version))
     return _report_parity(cases)
 
 
@@ -361,11 +364,11 @@ def _bench_plan(args: BenchOptions, stack: dict):
 
     targets = _bench_targets(args.targets)
     specs = _bench_models(args.model, stack)
-    _check_scenario(args, targets, stack)
+    _check_scenario(args, targets, stack, specs)
     if args.server_cpus:
         _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
-    single_window = args.scenario in ("ramp", "spike", "soak", "fault", "overload")
+    single_window = args.scenario in ("ramp", "spike", "soak", "fault", "overload", "rollout")
     window = args.duration or (load.SOAK_S if args.scenario == "soak" else load.WINDOW_S)
     return BenchPlan(
         scenario=args.scenario,
@@ -378,7 +381,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
         loadgen_cpus=loadgen,
         out=args.out,
         state_dir=args.state_dir,
-        rate=args.rate if args.scenario in ("poisson", "overload") else 0.0,
+        rate=args.rate if args.scenario in ("poisson", "overload", "rollout") else 0.0,
         batch=args.batch,
         workers=args.workers,
         find_knee=args.find_knee,
@@ -418,7 +421,7 @@ def _bench_models(model: str | None, stack: dict) -> list:
     return specs
 
 
-def _check_scenario(args: BenchOptions, targets: list[str], stack: dict) -> None:
+def _check_scenario(args: BenchOptions, targets: list[str], stack: dict, specs: list) -> None:
     from servebench.bench.locust_run import scenario_names
 
     if args.scenario not in scenario_names():
@@ -437,6 +440,12 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict) -> None
 
         for target in targets:
             check_fault(args.fault, target, stack["backends"][Target.parse(target).server])
+    if args.scenario == "rollout":
+        from servebench.bench.rollout import check_rollout
+
+        for spec, target in itertools.product(specs, targets):
+            backend = stack["backends"][Target.parse(target).server]
+            check_rollout(spec, ArtifactLayout(Path(stack["artifacts"])), backend)
 
 
 def _move_servers(stack: dict, server_cpus: str) -> None:

@@ -15,6 +15,15 @@ def sample_batch(spec: ModelSpec, batch: int, seed: int = 0) -> np.ndarray:
     return rng.standard_normal(spec.batch_shape(batch), dtype=np.float32).astype("<f4")
 
 
+POOL_SIZE = 8  # distinct batches a load generator cycles through
+POOL_SEED = 1000
+
+
+def pool_inputs(spec: ModelSpec, batch: int, size: int = POOL_SIZE) -> list[np.ndarray]:
+    """The batches every payload pool of ``spec`` holds, before encoding."""
+    return [sample_batch(spec, batch, seed=POOL_SEED + index) for index in range(size)]
+
+
 class PayloadPool:
     """Pre-encoded requests, cycled: all encoding happens once, before any load is sent."""
 
@@ -26,10 +35,14 @@ class PayloadPool:
 
     @classmethod
     def build(
-        cls, spec: ModelSpec, encode: Callable[[np.ndarray], object], batch: int, size: int = 8
+        cls,
+        spec: ModelSpec,
+        encode: Callable[[np.ndarray], object],
+        batch: int,
+        size: int = POOL_SIZE,
     ) -> PayloadPool:
         """``size`` distinct batches of the model's input, each encoded by ``encode``."""
-        return cls([encode(sample_batch(spec, batch, seed=1000 + index)) for index in range(size)])
+        return cls([encode(inputs) for inputs in pool_inputs(spec, batch, size)])
 
     def cursor(self) -> PayloadPool:
         """The same encoded items, cycled from the start by a new reader."""

@@ -2,12 +2,14 @@
 test_start.json marker, written by the recorder and read by bench's analysis and the report.
 
 Each row is one completed request. "scheduled" is 1 for an open-loop request, whose start_unix
-is its scheduled send time.
+is its scheduled send time. "version" names the model version that answered, where the load
+could tell (a rollout); logs written before it existed lack the column.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from collections import Counter
@@ -19,6 +21,7 @@ import numpy as np
 
 FIELDS = [
     "start_unix", "latency_s", "target", "model", "outcome", "failure_kind", "scheduled",
+    "version",
 ]  # fmt: skip
 PREFIX = "requests-"
 TEST_START = "test_start.json"
@@ -50,11 +53,12 @@ class LogWriter:
         model: str,
         kind: str | None,
         scheduled: bool,
+        version: int | None = None,
     ) -> None:
         outcome = "success" if kind is None else "failure"
         self._writer.writerow(
             [f"{start:.6f}", f"{latency:.6f}", target, model, outcome, kind or "",
-             "1" if scheduled else ""]
+             "1" if scheduled else "", version or ""]
         )  # fmt: skip
 
     def close(self) -> None:
@@ -75,6 +79,27 @@ def read_test_start(folder: Path) -> float | None:
     return json.loads(marker.read_text())["unix"] if marker.is_file() else None
 
 
+class LogTail:
+    """The rows the request log gained since the last call. Writers flush in blocks, so only
+    complete lines count; a cut line is read whole next time."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._offsets: dict[Path, int] = {}
+
+    def new_rows(self) -> list[dict]:
+        rows = []
+        for path in log_files(self.folder):
+            with path.open("rb") as file:
+                file.seek(self._offsets.get(path, 0))
+                data = file.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            self._offsets[path] = self._offsets.get(path, 0) + len(complete)
+            lines = io.StringIO(complete.decode())
+            rows += [row for row in csv.DictReader(lines, FIELDS) if row[FIELDS[0]] != FIELDS[0]]
+        return rows
+
+
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p99.9": 0.999}
 
 
@@ -90,10 +115,11 @@ class RequestLog:
     success: np.ndarray
     kinds: list[str]
     at: np.ndarray
+    versions: np.ndarray  # the model version that answered; 0 where unknown
 
     @classmethod
     def read(cls, folder: Path) -> RequestLog:
-        ends, latencies, successes, kinds, at = [], [], [], [], []
+        ends, latencies, successes, kinds, at, versions = [], [], [], [], [], []
         for path in log_files(folder):
             with open(path, newline="") as log:
                 for row in csv.DictReader(log):
@@ -103,8 +129,14 @@ class RequestLog:
                     latencies.append(latency)
                     successes.append(row["outcome"] == "success")
                     kinds.append(row["failure_kind"])
+                    versions.append(int(row.get("version") or 0))
         arrays = np.asarray(ends), np.asarray(latencies), np.asarray(successes, bool)
-        return cls(*arrays, kinds, np.asarray(at))
+        return cls(*arrays, kinds, np.asarray(at), np.asarray(versions, int))
+
+    @property
+    def start(self) -> np.ndarray:
+        """When each request was sent (scheduled, in open loop)."""
+        return self.end - self.latency
 
     def __len__(self) -> int:
         return len(self.end)

@@ -390,7 +390,7 @@ def test_a_ramp_is_measured_and_reported_step_by_step(stack, tmp_path):
     result = run_cli("report", str(run["dir"]))
     assert result.returncode == 0, result.stderr
     markdown = (run["dir"] / "report.md").read_text()
-    assert "## Phases" in markdown and "| step 1 |" in markdown
+    assert "## Operations" in markdown and "| step 1 |" in markdown
     # A ramp that breaks its objective at once ends before a whole window: still reported.
     for entry in results["targets"]:
         entry.update(summary=None, repetitions=[])

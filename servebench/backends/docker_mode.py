@@ -116,7 +116,7 @@ class ContainerBackend:
 
 
 def container_backends(plan: LaunchPlan) -> list[ContainerBackend]:
-    connect()  # one clear line before anything starts, when no engine answers
+    """up_command has already checked that an engine answers."""
     return [ContainerBackend(name, plan) for name in SERVERS]
 
 

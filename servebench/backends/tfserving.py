@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.detect import tfserving_implementation
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
+from servebench.export.layout import FIRST_VERSION, ArtifactLayout
 from servebench.paths import REPO_ROOT
 
 SERVICE_DIR = REPO_ROOT / "services" / "tfserving"
@@ -48,8 +50,13 @@ class TFServingBackend:
     def log(self) -> Path:
         return self.dir / "logs" / "tfserving.out"
 
+    @property
+    def model_base(self) -> Path:
+        return self.dir / "models"
+
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._link_first_versions()
         models_config = self.dir / "models.config"
         models_config.write_text(self.render_models_config())
         flags = [
@@ -90,10 +97,20 @@ class TFServingBackend:
         )
         return path
 
+    def _link_first_versions(self) -> None:
+        """TF Serving loads the newest version folder under a model's base. The base it reads
+        is the stack's own and links version 1 alone, so a version 2 that export wrote beside
+        it waits for a rollout to put it in place."""
+        for spec in self.plan.models:
+            folder = self.model_base / spec.name
+            shutil.rmtree(folder, ignore_errors=True)  # links only: rmtree does not follow them
+            folder.mkdir(parents=True)
+            place_version(self.model_base, spec.name, FIRST_VERSION, self.plan.layout)
+
     def render_models_config(self) -> str:
         entries = "".join(
             f'  config {{ name: "{spec.name}" '
-            f'base_path: "{self.plan.layout.tf_base.resolve() / spec.name}" '
+            f'base_path: "{self.model_base.resolve() / spec.name}" '
             f'model_platform: "tensorflow" }}\n'
             for spec in self.plan.models
         )
@@ -138,6 +155,7 @@ class TFServingBackend:
                 "batch_delay_ms": self.plan.batch_delay_ms,
                 "cpus": self.plan.server_cpus,
                 "model_config": str(self.dir / "models.config"),
+                "model_base": str(self.model_base.resolve()),
             },
         )
 
@@ -158,6 +176,33 @@ def model_available(rest: str, model: str) -> bool:
         return False
     states = [status.get("state") for status in reply.json().get("model_version_status", [])]
     return bool(states) and all(state == "AVAILABLE" for state in states)
+
+
+def place_version(base: Path, model: str, version: int, layout: ArtifactLayout) -> None:
+    """Put export's version folder in place under ``base``, whole, in one rename, as an
+    operator does: TF Serving never sees it half there."""
+    link = base / model / str(version)
+    staged = link.with_name(f".{version}.staged")  # not a number: TF Serving skips it
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(layout.savedmodel(model, version).resolve(), target_is_directory=True)
+    os.replace(staged, link)
+
+
+def withdraw_version(base: Path, model: str, version: int) -> None:
+    """Take a version folder away; the version policy then serves the newest one left."""
+    (base / model / str(version)).unlink()
+
+
+def available_versions(rest: str, model: str) -> list[int]:
+    """The model's versions the server reports AVAILABLE now; empty when it cannot say."""
+    try:
+        reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
+    except requests.RequestException:
+        return []
+    if reply.status_code != 200:
+        return []
+    statuses = reply.json().get("model_version_status", [])
+    return sorted(int(s["version"]) for s in statuses if s.get("state") == "AVAILABLE")
 
 
 def _version_output(binary: Path) -> str:

@@ -150,3 +150,35 @@ def worker_pids(management: str, model: str) -> list[int]:
     if not workers or any(worker.get("status") != "READY" for worker in workers):
         return []
     return [int(worker["pid"]) for worker in workers]
+
+
+def register_version(management: str, mar: str, settings: dict) -> None:
+    """Register the archive ``mar`` (a file in the model store) with one worker and the
+    stack's batching, and return once its worker is ready."""
+    params = {
+        "url": mar,
+        "initial_workers": 1,
+        "synchronous": "true",
+        "batch_size": settings.get("batch_size", 1),
+        "max_batch_delay": settings.get("batch_delay_ms", 0),
+    }
+    _management(requests.post, f"{management}/models", params)
+
+
+def set_default_version(management: str, model: str, version: str) -> None:
+    _management(requests.put, f"{management}/models/{model}/{version}/set-default")
+
+
+def unregister_version(management: str, model: str, version: str) -> None:
+    _management(requests.delete, f"{management}/models/{model}/{version}")
+
+
+def registered_versions(management: str, model: str) -> list[str]:
+    reply = requests.get(f"{management}/models/{model}/all", timeout=10)
+    return [version["modelVersion"] for version in reply.json()] if reply.ok else []
+
+
+def _management(method, url: str, params: dict | None = None) -> None:
+    reply = method(url, params=params, timeout=120)
+    if reply.status_code != 200:
+        raise RuntimeError(f"TorchServe's management API said {reply.status_code}: {reply.text}")

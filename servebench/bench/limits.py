@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from servebench.bench.monitor import say
 from servebench.bench.plan import BenchPlan
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
@@ -134,6 +133,8 @@ def _tf_predict(model: str, artifacts: Path, threads: int):
 
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:
     """Each model's in-process throughput in torch and TF, on the servers' CPUs and threads."""
+    from servebench.bench.monitor import say  # here: the child process needs none of monitor
+
     limits = {}
     for spec in plan.models:
         limits[spec.name] = {}

@@ -14,7 +14,7 @@ import psutil
 
 from servebench.backends.process import session_tree
 from servebench.metrics.promql import client_latency_quantile, scalar
-from servebench.request_log import log_files
+from servebench.request_log import LogTail
 
 SAMPLE_EVERY_S = 0.5
 
@@ -138,33 +138,18 @@ def prometheus_live(prometheus: str, selector: str) -> LiveSource:
 def log_live(folder: Path) -> LiveSource:
     """The rows the request log gained since the last call (written in buffered blocks, so a
     slow target's figures arrive in steps)."""
-    offsets: dict[Path, int] = {}
+    tail = LogTail(folder)
     last = [time.time()]
 
     def read() -> tuple[float | None, float | None]:
-        latencies = []
-        for path in log_files(folder):
-            with path.open() as file:
-                file.seek(offsets.get(path, 0))
-                text = file.read()
-            complete = text[: text.rfind("\n") + 1]
-            offsets[path] = offsets.get(path, 0) + len(complete.encode())
-            latencies += [_latency(row) for row in complete.splitlines()]
+        rows = tail.new_rows()
+        found = sorted(float(row["latency_s"]) for row in rows if row["outcome"] == "success")
         now, elapsed = time.time(), time.time() - last[0]
         last[0] = now
-        found = [value for value in latencies if value is not None]
-        p99 = sorted(found)[int(0.99 * (len(found) - 1))] if found else None
+        p99 = found[int(0.99 * (len(found) - 1))] if found else None
         return len(found) / elapsed if elapsed > 0 else None, p99
 
     return read
-
-
-def _latency(row: str) -> float | None:
-    fields = row.split(",")
-    try:
-        return float(fields[1]) if fields[4] == "success" else None
-    except (IndexError, ValueError):  # the header, or a row cut short
-        return None
 
 
 class Progress(threading.Thread):

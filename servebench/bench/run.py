@@ -37,6 +37,16 @@ from servebench.bench.results import (
     run_record,
     write_json,
 )
+from servebench.bench.rollout import (
+    AT_FRACTIONS,
+    KEY,
+    NEW_VERSION,
+    RATE_SHARE,
+    RolloutDriver,
+    answer_counts,
+    step_figures,
+    write_answer_key,
+)
 from servebench.bench.timing import TimeSpent
 from servebench.clients import WIRE_FORMATS, client_options, make_client
 from servebench.errors import UsageError
@@ -144,21 +154,24 @@ def measure_target(
     """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
     sub-folder, for a target measured in several runs. ``spent`` adds where the time went."""
     spent = spent or TimeSpent()
-    rate, knee_basis = plan.rate, None
-    if plan.scenario == "overload":
-        rate, knee_basis = overload_rate(plan, stack, spec, target, run_dir)
+    with spent.measure("closed-loop capacity"):
+        rate, knee_basis = _scenario_rate(plan, stack, spec, target, run_dir)
     job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
     parsed = Target.parse(target)
     backend = stack.backends[parsed.server]
     label = f"{spec.name} {target}"
-    injector = _fault_injector(plan, backend, spec, folder)
+    if plan.scenario == "rollout":
+        folder.mkdir(parents=True, exist_ok=True)
+        key = write_answer_key(spec, ArtifactLayout(stack.artifacts), plan.batch, folder / KEY)
+        job = dataclasses.replace(job, options={**job.options, "expected": str(key.resolve())})
+    driver = _event_driver(plan, backend, stack, spec, folder)
     try:
         parts = schedule(plan.warmup_s, plan.repeat, plan.window_s)
         run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label, parts)
     finally:
-        fault = injector.finish() if injector else None
+        events = driver.finish() if driver else None
     _account(spent, run, plan, job.duration_s)
     analysis_start = time.time()
     log = RequestLog.read(folder)
@@ -192,9 +205,7 @@ def measure_target(
         },
         "warnings": [],
     }
-    entry.update(
-        _phases(plan, job, log, run) if fault is None else _fault(fault, plan, job, log, run)
-    )
+    entry.update(_scenario_figures(plan, job, log, run, events))
     spent.add("analysis and Prometheus queries", time.time() - analysis_start)
     say(result_line(label + (f" {part}" if part else ""), entry))
     return entry, run.interrupted
@@ -217,6 +228,8 @@ def result_line(label: str, entry: dict) -> str:
                      ("achieved_rps", "latency_ms_p50", "latency_ms_p99"))  # fmt: skip
     errors = summary["error_ratio"]["max"]
     windows = len(entry["repetitions"])
+    if p50 is None:  # no request succeeded
+        return f"{label}: nothing served, errors {errors:.2%} in {windows} window(s)"
     return (f"{label}: {rps:.1f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, errors "
             f"{errors:.2%} (median of {windows} window(s))")  # fmt: skip
 
@@ -298,13 +311,62 @@ def _locust_response_bytes(folder: Path, target: str) -> float | None:
     return None
 
 
-def _fault_injector(plan: BenchPlan, backend: dict, spec: ModelSpec, folder: Path):
-    if plan.scenario != "fault":
+def _scenario_rate(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, run_dir: Path
+) -> tuple[float, str | None]:
+    """The open-loop rate and where it came from: overload steps around the knee, a rollout
+    runs at RATE_SHARE of it; other scenarios take --rate as it is."""
+    if plan.scenario not in ("overload", "rollout"):
+        return plan.rate, None
+    knee, basis = overload_rate(plan, stack, spec, target, run_dir)
+    if plan.scenario == "overload":
+        return knee, basis
+    return RATE_SHARE * knee, f"{RATE_SHARE:.0%} of the knee ({basis})"
+
+
+def _event_driver(plan: BenchPlan, backend: dict, stack: Stack, spec: ModelSpec, folder: Path):
+    """The thread that injects the scenario's event (a fault, a rollout) during the load."""
+    measured_s = plan.window_s * plan.repeat
+    if plan.scenario == "fault":
+        at_s = plan.warmup_s + measured_s * AT_FRACTION
+        driver = FaultInjector(plan.fault, backend, spec.name, folder, at_s)
+    elif plan.scenario == "rollout":
+        at_s = {label: plan.warmup_s + measured_s * share for label, share in AT_FRACTIONS.items()}
+        layout = ArtifactLayout(stack.artifacts)
+        driver = RolloutDriver(backend, layout, spec.name, folder, at_s)
+    else:
         return None
-    at_s = plan.warmup_s + (plan.window_s * plan.repeat) * AT_FRACTION
-    injector = FaultInjector(plan.fault, backend, spec.name, folder, at_s)
-    injector.start()
-    return injector
+    driver.start()
+    return driver
+
+
+def _scenario_figures(plan: BenchPlan, job: LocustJob, log: RequestLog, run, events) -> dict:
+    if plan.scenario == "fault":
+        return _fault(events, plan, job, log, run)
+    if plan.scenario == "rollout":
+        return _rollout(events, plan, job, log, run)
+    return _phases(plan, job, log, run)
+
+
+def _rollout(steps: list[dict], plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
+    """Each step's figures, every request's answer, and the load's phases around the steps:
+    before, during each step, between them and after."""
+    ends = [step["triggered_unix"] for step in steps[1:]] + [run.test_start + job.duration_s]
+    figures = [step_figures(step, log, until) for step, until in zip(steps, ends, strict=True)]
+    edges, labels = [min(plan.warmup_s, job.duration_s)], ["before the rollout"]
+    between = {"rollout": f"on version {NEW_VERSION}", "rollback": "after the rollback"}
+    for step in figures:
+        edges += [step["triggered_unix"] - run.test_start, step["window_end_unix"] - run.test_start]
+        labels += [f"{step['label']} (from v{step['from']})", between[step["label"]]]
+    edges.append(job.duration_s)
+    phases = [
+        Phase(label, job.users, start, max(end, start))
+        for label, start, end in zip(labels, edges, edges[1:], strict=False)
+    ]
+    return {
+        "rollout": {"steps": figures, "answers": answer_counts(log)},
+        "phases": measure_phases(phases, log, run.samples, run.test_start, job.rate),
+    }
 
 
 def _fault(fault: dict, plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from servebench.errors import UsageError
-from servebench.export.layout import ArtifactLayout
+from servebench.export.layout import FIRST_VERSION, ArtifactLayout
 from servebench.export.parity import ParityCase, compare
 from servebench.models import ModelSpec, torch_defs
 from servebench.models.weights import StateDict, load_state, state_sha256, to_numpy
@@ -43,38 +43,42 @@ def export_model(
     layout: ArtifactLayout,
     max_batch: int,
     progress: Progress = print,
+    version: int = FIRST_VERSION,
 ) -> dict:
-    """Write both artifacts and the manifest for ``spec``; return the manifest. Artifacts that
-    already match (same weights, settings, code and package versions) are kept as they are, so
-    servers reading them are left alone."""
+    """Write both artifacts and the manifest of model version ``version`` of ``spec``; return
+    the manifest. Artifacts that already match (same weights, settings, code and package
+    versions) are kept as they are, so servers reading them are left alone."""
     from servebench.export.savedmodel import write_savedmodel
     from servebench.export.torchserve import write_mar
 
     fingerprint = _fingerprint(state, max_batch)
-    current = _matching_manifest(spec, layout, fingerprint)
+    current = _matching_manifest(spec, layout, fingerprint, version)
+    label = spec.name if version == FIRST_VERSION else f"{spec.name} v{version}"
     if current is not None:
-        progress(f"[{spec.name}] artifacts up to date (fingerprint {fingerprint[:12]}); kept")
+        progress(f"[{label}] artifacts up to date (fingerprint {fingerprint[:12]}); kept")
         return current
     timings = {}
-    layout.model_dir(spec.name).mkdir(parents=True, exist_ok=True)
-    torch.save(state, layout.weights(spec.name))
-    with _timed(timings, "torchserve_mar", progress, f"[{spec.name}] TorchServe archive"):
-        mar = write_mar(spec, layout.weights(spec.name), layout.model_store, max_batch)
-    with _timed(timings, "tf_savedmodel", progress, f"[{spec.name}] TF SavedModel"):
+    weights = layout.weights(spec.name, version)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, weights)
+    with _timed(timings, "torchserve_mar", progress, f"[{label}] TorchServe archive"):
+        mar = write_mar(spec, weights, layout.mar(spec.name, version), max_batch, version)
+    with _timed(timings, "tf_savedmodel", progress, f"[{label}] TF SavedModel"):
         savedmodel = write_savedmodel(
-            spec, to_numpy(state), layout.savedmodel(spec.name), max_batch
+            spec, to_numpy(state), layout.savedmodel(spec.name, version), max_batch
         )
-    with _timed(timings, "parity", progress, f"[{spec.name}] parity through both artifacts"):
-        cases = artifact_parity(spec, layout)
-    manifest = _manifest(spec, state, layout, max_batch, cases, timings)
+    with _timed(timings, "parity", progress, f"[{label}] parity through both artifacts"):
+        cases = artifact_parity(spec, layout, version)
+    manifest = _manifest(spec, state, weights, max_batch, cases, timings)
     manifest["fingerprint"] = fingerprint
+    manifest["model_version"] = version
     manifest["artifacts"] = {
         "torchserve_mar": {"path": str(mar), "bytes": mar.stat().st_size},
         "tf_savedmodel": {"path": str(savedmodel), "bytes": _folder_bytes(savedmodel)},
     }
-    staged = layout.manifest(spec.name).with_suffix(".json.tmp")
+    staged = layout.manifest(spec.name, version).with_suffix(".json.tmp")
     staged.write_text(json.dumps(manifest, indent=2) + "\n")
-    staged.replace(layout.manifest(spec.name))  # the manifest is written last, and whole
+    staged.replace(layout.manifest(spec.name, version))  # the manifest is written last, and whole
     return manifest
 
 
@@ -99,39 +103,41 @@ def _fingerprint(state: StateDict, max_batch: int) -> str:
     return digest.hexdigest()
 
 
-def _matching_manifest(spec: ModelSpec, layout: ArtifactLayout, fingerprint: str) -> dict | None:
+def _matching_manifest(
+    spec: ModelSpec, layout: ArtifactLayout, fingerprint: str, version: int
+) -> dict | None:
     """The manifest of artifacts on disk made from the same fingerprint, or None."""
     try:
-        manifest = json.loads(layout.manifest(spec.name).read_text())
+        manifest = json.loads(layout.manifest(spec.name, version).read_text())
     except (OSError, ValueError):
         return None
-    present = all(
-        path.exists()
-        for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb")
-    )
+    savedmodel = layout.savedmodel(spec.name, version) / "saved_model.pb"
+    present = all(path.exists() for path in (layout.mar(spec.name, version), savedmodel))
     return manifest if present and manifest.get("fingerprint") == fingerprint else None
 
 
-def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]:
+def artifact_parity(
+    spec: ModelSpec, layout: ArtifactLayout, version: int = FIRST_VERSION
+) -> list[ParityCase]:
     """In-process torch (the exported weights) vs the SavedModel and the .mar, read from disk."""
     from servebench.export.savedmodel import load_savedmodel
     from servebench.export.torchserve import load_mar
 
-    for path in (layout.weights(spec.name), layout.mar(spec.name), layout.savedmodel(spec.name)):
+    weights, mar = layout.weights(spec.name, version), layout.mar(spec.name, version)
+    savedmodel = layout.savedmodel(spec.name, version)
+    for path in (weights, mar, savedmodel):
         if not path.exists():
+            again = "" if version == FIRST_VERSION else f" --version {version}"
             raise UsageError(
-                f"{path} is missing; run `servebench export --model {spec.name} "
+                f"{path} is missing; run `servebench export --model {spec.name}{again} "
                 f"--out {layout.root}` first"
             )
-    reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
+    reference = torch_predict(spec, load_state(spec.name, weights))
     cases = compare(
-        spec,
-        reference,
-        load_savedmodel(spec, layout.savedmodel(spec.name)),
-        "tf-savedmodel (in-process)",
+        spec, reference, load_savedmodel(spec, savedmodel), "tf-savedmodel (in-process)"
     )
     with tempfile.TemporaryDirectory(prefix="servebench-mar-") as workdir:
-        handler = load_mar(layout.mar(spec.name), Path(workdir))
+        handler = load_mar(mar, Path(workdir))
         cases += compare(spec, reference, handler, "torchserve-handler (.mar)")
     return cases
 
@@ -147,7 +153,7 @@ def torch_predict(spec: ModelSpec, state: StateDict) -> Callable:
     return predict
 
 
-def _manifest(spec, state, layout, max_batch, cases, timings) -> dict:
+def _manifest(spec, state, weights: Path, max_batch, cases, timings) -> dict:
     return {
         "schema_version": MANIFEST_SCHEMA,
         "model": spec.name,
@@ -155,7 +161,7 @@ def _manifest(spec, state, layout, max_batch, cases, timings) -> dict:
         "output": {"name": spec.output_name, "shape": [-1, spec.num_outputs], "dtype": "float32"},
         "max_batch": max_batch,
         "weights_sha256": state_sha256(state),
-        "weights_file": str(layout.weights(spec.name)),
+        "weights_file": str(weights),
         "versions": {"python": platform.python_version()}
         | {name: metadata.version(name) for name in VERSIONED_PACKAGES},
         "parity": [case.as_dict() for case in cases],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-TF_VERSION_DIR = "1"
+FIRST_VERSION = 1  # what export writes unless told --version, and what `up` serves
 
 
 @dataclass(frozen=True)
@@ -22,17 +22,21 @@ class ArtifactLayout:
         """TF Serving's base: <name>/<version>/saved_model.pb per model."""
         return self.root / "tfserving"
 
-    def mar(self, name: str) -> Path:
-        return self.model_store / f"{name}.mar"
+    # Later versions (export --version N) sit beside the first: <name>.vN.mar, the TF version
+    # folder N, and their weights and manifest in <name>/vN/. `up` serves the first only.
+    def mar(self, name: str, version: int = FIRST_VERSION) -> Path:
+        suffix = "" if version == FIRST_VERSION else f".v{version}"
+        return self.model_store / f"{name}{suffix}.mar"
 
-    def savedmodel(self, name: str) -> Path:
-        return self.tf_base / name / TF_VERSION_DIR
+    def savedmodel(self, name: str, version: int = FIRST_VERSION) -> Path:
+        return self.tf_base / name / str(version)
 
-    def model_dir(self, name: str) -> Path:
-        return self.root / name
+    def model_dir(self, name: str, version: int = FIRST_VERSION) -> Path:
+        folder = self.root / name
+        return folder if version == FIRST_VERSION else folder / f"v{version}"
 
-    def weights(self, name: str) -> Path:
-        return self.model_dir(name) / "weights.pt"
+    def weights(self, name: str, version: int = FIRST_VERSION) -> Path:
+        return self.model_dir(name, version) / "weights.pt"
 
-    def manifest(self, name: str) -> Path:
-        return self.model_dir(name) / "manifest.json"
+    def manifest(self, name: str, version: int = FIRST_VERSION) -> Path:
+        return self.model_dir(name, version) / "manifest.json"

@@ -26,11 +26,16 @@ from servebench.models import TORCH_DEFS, ModelSpec
 from servebench.paths import REPO_ROOT
 
 HANDLER = REPO_ROOT / "services" / "torchserve" / "handler.py"
-MAR_VERSION = "1.0"
 
 
-def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Path:
-    """Build ``<store>/<name>.mar`` with torch-model-archiver and return its path."""
+def mar_version(version: int) -> str:
+    """TorchServe's name for servebench's model version N."""
+    return f"{version}.0"
+
+
+def write_mar(spec: ModelSpec, weights: Path, mar: Path, max_batch: int, version: int) -> Path:
+    """Build ``mar`` (model version ``version``) with torch-model-archiver; return its path."""
+    store = mar.parent
     if not HANDLER.is_file():
         raise UsageError(
             f"TorchServe handler not found at {HANDLER}; run from a servebench checkout"
@@ -51,7 +56,7 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
             "--model-name",
             spec.name,
             "--version",
-            MAR_VERSION,
+            mar_version(version),
             "--serialized-file",
             str(weights),
             "--handler",
@@ -65,8 +70,8 @@ def write_mar(spec: ModelSpec, weights: Path, store: Path, max_batch: int) -> Pa
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise UsageError(f"torch-model-archiver failed: {result.stderr.strip()[-500:]}")
-        os.replace(Path(staging) / f"{spec.name}.mar", store / f"{spec.name}.mar")
-    return store / f"{spec.name}.mar"
+        os.replace(Path(staging) / f"{spec.name}.mar", mar)
+    return mar
 
 
 def _handler_config(spec: ModelSpec, max_batch: int) -> dict:

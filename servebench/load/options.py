@@ -75,6 +75,11 @@ def add_options(parser) -> None:
         default="",
         help="open loop: vary --sb-rate by a shape's phases (overload: 0.5x, 1.5x, 3x, 0.5x)",
     )
+    group.add_argument(
+        "--sb-expected",
+        default="",
+        help="rollout: an answer key (.npz) that tells which model version gave each reply",
+    )
     group.add_argument("--sb-request-log", default="", help="folder for the per-request CSV log")
     group.add_argument(
         "--sb-exporter-port",

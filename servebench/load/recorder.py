@@ -60,7 +60,8 @@ class RequestRecorder:
         self.metrics.observe(name, model, latency, kind)
         if self._log is not None:
             start = scheduled if scheduled is not None else now - latency
-            self._log.write(start, latency, name, model, kind, scheduled is not None)
+            version = (context or {}).get("version")
+            self._log.write(start, latency, name, model, kind, scheduled is not None, version)
 
     def close(self) -> None:
         if self._log is not None:

@@ -20,6 +20,7 @@ from locust import FastHttpUser, User, constant, events, tag, task
 from locust.runners import MasterRunner
 
 from servebench.clients import ClientError, client_options, make_client
+from servebench.load.answers import AnswerKey
 from servebench.load.recorder import LoadFailure, RequestRecorder
 from servebench.load.shapes import rate_share_at, scenario_phases
 from servebench.metrics.exporter import wait_until_scraped
@@ -77,6 +78,7 @@ class _TargetUser:
         self.rate_phases = scenario_phases(options.sb_rate_shape, options)
         self.max_outstanding = options.sb_max_outstanding
         self.drain_s = options.sb_drain
+        self.answers = AnswerKey.load(Path(options.sb_expected)) if options.sb_expected else None
         self.inflight = Group()
         self.pending: dict[int, dict] = {}  # open loop: the context of each request in flight
 
@@ -135,6 +137,16 @@ class _TargetUser:
             context=context,
         )
 
+    def check_answer(self, logits, context: dict) -> None:
+        """With an answer key (a rollout), name in ``context`` the version that answered; an
+        answer no version gives is wrong."""
+        if self.answers is None:
+            return
+        version = self.answers.version(logits)
+        if version is None:
+            raise ClientError("BAD_REPLY", "the reply matches no model version's output")
+        context["version"] = version
+
     def on_stop(self) -> None:
         self._time_out_pending()
 
@@ -158,7 +170,8 @@ class _RestUser(_TargetUser, FastHttpUser):
                 reply.failure(LoadFailure(kind, (reply.text or "")[:200]))
                 return
             try:
-                self.codec.decode(reply.content, self.rows)
+                logits = self.codec.decode(reply.content, self.rows)
+                self.check_answer(logits, reply.request_meta["context"])
             except (ClientError, ValueError, KeyError) as exc:
                 reply.failure(LoadFailure("wrong answer", str(exc)[:200]))
                 return
@@ -177,7 +190,7 @@ class _GrpcUser(_TargetUser, User):
         try:
             reply = self.codec.send(payload)
             length = len(reply) if isinstance(reply, bytes) else reply.ByteSize()
-            self.codec.decode(reply, self.rows)
+            self.check_answer(self.codec.decode(reply, self.rows), context)
         except ClientError as exc:
             kind = "wrong answer" if exc.status == "BAD_REPLY" else exc.status
             exception = LoadFailure(kind, exc.message[:200])

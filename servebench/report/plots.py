@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display: render to memory
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from servebench.request_log import RequestLog  # noqa: E402
+from servebench.request_log import RequestLog, read_test_start  # noqa: E402
 
 STYLE = {
     "torchserve-rest": "C0-",
@@ -126,3 +126,67 @@ def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
         ylabel="successful replies per second",
         title=f"{model}: throughput over time",
     )
+
+
+def operations_over_time(entry: dict, run_dir: Path) -> str | None:
+    """One scenario run of one target, second by second: the p99 of what succeeded above; the
+    replies (by model version, where a rollout told them apart) and failures below; each event
+    (a fault, a rollout step, a change of load) marked. None without a request log."""
+    logs = entry.get("files", {}).get("request_logs") or []
+    if not logs:
+        return None
+    folder = run_dir / Path(logs[0]).parent
+    log = RequestLog.read(folder)
+    if not len(log):
+        return None
+    start = read_test_start(folder) or float(log.end.min())
+    second = np.floor(log.end - start).astype(int)
+    bins = np.arange(0, second.max() + 2)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 4.8), sharex=True)
+    p99 = [_p99_ms(log.latency[log.success & (second == s)]) for s in bins[:-1]]
+    top.plot(bins[:-1], p99, "C0.-", markersize=3)
+    top.set(ylabel="p99 of successes (ms)", yscale="log", title=_title(entry))
+    for label, chosen, style in _reply_series(log):
+        counts, _ = np.histogram(second[chosen], bins=bins)
+        bottom.plot(bins[:-1], counts, style, label=label)
+    for at, text in operation_events(entry, start):
+        for axis in (top, bottom):
+            axis.axvline(at, color="0.4", linestyle=":", linewidth=1)
+        top.annotate(text, (at, 1), xycoords=("data", "axes fraction"), fontsize=6,
+                     rotation=90, va="top", ha="right")  # fmt: skip
+    return _finish(figure, bottom, xlabel="seconds since the test started",
+                   ylabel="replies per second")  # fmt: skip
+
+
+def operation_events(entry: dict, start: float) -> list[tuple[float, str]]:
+    """(seconds since the test started, what happened) for the scenario's events."""
+    events = []
+    fault = entry.get("fault") or {}
+    if fault.get("injected_unix"):
+        events.append((fault["injected_unix"] - start, f"{fault['kind']} killed"))
+    for step in (entry.get("rollout") or {}).get("steps", []):
+        move = f"v{step['from']}->v{step['to']}"
+        events.append((step["triggered_unix"] - start, f"{step['label']} {move}"))
+        if step.get("done_unix"):
+            events.append((step["done_unix"] - start, f"only v{step['to']}"))
+    if not events:
+        events = [(phase["start_s"], phase["label"]) for phase in entry.get("phases", [])[1:]]
+    return events
+
+
+def _reply_series(log: RequestLog) -> list[tuple[str, np.ndarray, str]]:
+    versions = sorted(set(log.versions[log.success].tolist()) - {0})
+    colours = {1: "C2-", 2: "C4-"}  # failures are C3 (red) throughout
+    series = [(f"answered by v{v}", log.success & (log.versions == v), colours.get(v, "C5-"))
+              for v in versions]  # fmt: skip
+    if not versions:
+        series = [("successes", log.success, "C2-")]
+    return series + [("failures", ~log.success, "C3-")]
+
+
+def _p99_ms(latency: np.ndarray) -> float:
+    return float(np.quantile(latency, 0.99) * 1000) if latency.size else np.nan
+
+
+def _title(entry: dict) -> str:
+    return f"{entry['model']} {legend(entry)}"

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
-from servebench.report.plots import latency_cdf, latency_vs_load, throughput_over_time
+from servebench.report.plots import (
+    latency_cdf,
+    latency_vs_load,
+    operations_over_time,
+    throughput_over_time,
+)
 from servebench.report.verdict import NAMES, Finding, remedies, server_names
 from servebench.target import Target
 
@@ -270,8 +275,9 @@ def fault_line(fault: dict) -> str:
     return line
 
 
-def phases_section(data) -> list:
-    """Ramp steps, the spike and its surroundings, soak slices: one row per phase."""
+def operations_section(data) -> list:
+    """Ramp steps, the spike and its surroundings, soak slices, the time around a fault or a
+    rollout: one row per phase, a line on what each event cost, and each run over time."""
     head = ["model", "target", "phase", "users", "seconds", "req/s", "p50 ms", "p99 ms", "errors",
             "server CPU %", "server RSS MB", "Locust RSS MB"]  # fmt: skip
     rows, verdicts = [], []
@@ -299,6 +305,8 @@ def phases_section(data) -> list:
             verdicts.append(f"{entry['model']} {entry['target']}: {drift_line(entry['drift'])}")
         if "fault" in entry:
             verdicts.append(f"{entry['model']} {entry['target']}: {fault_line(entry['fault'])}")
+        if "rollout" in entry:
+            verdicts.append(f"{entry['model']} {entry['target']}: {rollout_line(entry)}")
         if "broke_at" in entry:
             broke = entry["broke_at"]
             verdicts.append(
@@ -316,7 +324,38 @@ def phases_section(data) -> list:
         ("p", "Each phase of the load shape, from the raw request log (seconds from the start)."),
         ("table", head, rows),
     ]
-    return blocks + [("p", line) for line in verdicts]
+    blocks += [("p", line) for line in verdicts]
+    for entry in data.results["targets"]:
+        if entry.get("phases") and (image := operations_over_time(entry, data.run_dir)):
+            blocks.append(("img", f"{entry['model']}-{entry['target']}-over-time", image))
+    return blocks
+
+
+def rollout_line(entry: dict) -> str:
+    """Each step of a rollout, and every request's answer."""
+    rollout = entry["rollout"]
+    steps = [_rollout_step(step) for step in rollout["steps"]]
+    answers = rollout["answers"]
+    counted = " + ".join(f"{answers[key]:,} {key}" for key in ("v1", "v2", "wrong", "failed"))
+    basis = entry.get("knee_basis", "?")
+    return (f"rollout at {_num(entry.get('offered_rps'))} req/s offered ({basis}): "
+            + "; ".join(steps or ["no step ran"])
+            + f". Answers: {counted} = {answers['requests']:,} requests")  # fmt: skip
+
+
+def _rollout_step(step: dict) -> str:
+    move = f"{step['label']} v{step['from']} -> v{step['to']}"
+    if step.get("error"):
+        return f"{move} FAILED ({step['error']})"
+    errors = ", ".join(f"{count:,} {kind}" for kind, count in step["errors"].items())
+    stale = step["old_after_all_new"]
+    return (
+        f"{move}: first v{step['to']} answer after {_num(step['first_new_s'])} s, only "
+        f"v{step['to']} after {_num(step['all_new_s'])} s; "
+        f"{errors or 'no failed requests'} during it; "
+        + ("no" if not stale else f"{stale:,} (SHOULD BE NONE)")
+        + f" v{step['from']} answers after that"
+    )
 
 
 def overload_line(entry: dict) -> str:
@@ -671,7 +710,7 @@ SECTIONS = {
     "Setup": setup_section,
     "Same model": parity_section,
     "Per-target results": targets_section,
-    "Phases": phases_section,
+    "Operations": operations_section,
     "Knee": knee_section,
     "Plots": plots_section,
     "Where the time goes": time_section,

@@ -174,7 +174,14 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
         for t in results.get("targets", [])
     }
     scopes = sorted({(model, protocol) for model, _, protocol in by_key})
+    # An operations scenario offers each server load relative to its own knee, and injects an
+    # event: its req/s and p99 are not a speed comparison. It is judged on the event.
+    operations = results.get("scenario") in OPERATIONS
     for model, protocol in scopes:
+        if operations:
+            pair = {side: by_key.get((model, side, protocol)) for side in sides}
+            rows += operations_findings(f"{model}, {protocol.upper()}", pair)
+            continue
         pair = {side: by_key.get((model, side, protocol)) for side in sides}
         scope = f"{model}, {protocol.upper() if protocol == 'grpc' else 'REST'}" + _encodings(
             pair, names
@@ -225,6 +232,93 @@ def _speed_findings(scope: str, pair: dict, sides: tuple[str, str]) -> list[Find
         )
         for criterion, key, higher_is_better, unit in SPEED
     ]
+
+
+OPERATIONS = ("rollout", "fault", "overload")
+
+
+def operations_findings(scope: str, pair: dict) -> list[Finding]:
+    """A rollout, a fault or an overload, judged per model and protocol where both servers
+    ran it: one run each, so only the single-measurement margin names a winner."""
+    entries = [entry for entry in pair.values() if entry]
+    if len(entries) < 2:
+        return []
+    rows = []
+    if all("rollout" in entry for entry in entries):
+        rows.append(_error_finding("failed requests during rollout and rollback", scope, {
+            server: _rollout_failed_ratio(entry) for server, entry in pair.items()
+        }))  # fmt: skip
+        rows.append(_seconds_finding("time until only the new version answers", scope, {
+            server: _rollout_seconds(entry) for server, entry in pair.items()
+        }))  # fmt: skip
+    if all("recovery_s" in entry for entry in entries):
+        rows.append(_seconds_finding("recovery after overload", scope, {
+            server: entry["recovery_s"] for server, entry in pair.items()
+        }, missing="never back to its normal p99"))  # fmt: skip
+        rows.append(_shedding(scope, pair))
+    if all((entry.get("fault") or {}).get("kind") == "server" for entry in entries):
+        rows.append(_seconds_finding("recovery after a server kill", scope, {
+            server: entry["fault"].get("recovered_after_s") for server, entry in pair.items()
+        }, missing="never answered again"))  # fmt: skip
+    return rows
+
+
+def _rollout_failed_ratio(entry: dict) -> float:
+    answers = entry["rollout"]["answers"]
+    failed = sum(sum(step["errors"].values()) for step in entry["rollout"]["steps"])
+    return failed / answers["requests"] if answers["requests"] else 0.0
+
+
+def _rollout_seconds(entry: dict) -> float | None:
+    """Both steps' times to the new version alone, added; None when a step never got there."""
+    seconds = [step.get("all_new_s") for step in entry["rollout"]["steps"]]
+    return None if not seconds or None in seconds else sum(seconds)
+
+
+def _error_finding(criterion: str, scope: str, ratios: dict) -> Finding:
+    """Lower wins, by at least the error budget, in points: counts of a few failures in one
+    run each are noise below that."""
+    a, b = (ratios[server] for server in SERVERS)
+    text = f"{a:.2%} vs {b:.2%} of the requests (one run each)"
+    if abs(a - b) < ERROR_BUDGET:
+        return Finding(criterion, scope, None, f"no meaningful difference: {text}")
+    winner = SERVERS[0] if a < b else SERVERS[1]
+    return Finding(criterion, scope, winner, f"{NAMES[winner]}: {text}")
+
+
+def _seconds_finding(
+    criterion: str, scope: str, seconds: dict, missing: str = "did not finish"
+) -> Finding:
+    """Fewer seconds win; a side that never got there loses to one that did."""
+    done = {server: value for server, value in seconds.items() if value is not None}
+    if len(done) == 1:
+        (winner,) = done
+        (loser,) = set(SERVERS) - {winner}
+        return Finding(criterion, scope, winner, f"{NAMES[winner]} {done[winner]:.3g} s; "
+                       f"{NAMES[loser]} {missing} (one run each)")  # fmt: skip
+    if not done:
+        return Finding(criterion, scope, None, f"both {missing}")
+    values = {server: {"median": max(value, 0.001), "ci95": None} for server, value in done.items()}
+    return compare_intervals(criterion, scope, values, False, "s")
+
+
+def _shedding(scope: str, pair: dict) -> Finding:
+    """At the highest overload step: the p99 of what was served (lower wins: shedding the
+    excess keeps it short, queueing it does not), with each side's errors by kind."""
+    peaks = {server: max(entry["phases"], key=lambda p: p.get("offered_rps") or 0)
+             for server, entry in pair.items()}  # fmt: skip
+    said = "; ".join(
+        f"{NAMES[server]} "
+        + (
+            ", ".join(f"{n:,} {kind}" for kind, n in peak["errors"].items()) or "no errors"
+        )  # fmt: skip
+        for server, peak in peaks.items()
+    )
+    values = {server: {"median": peak["latency_ms"]["p99"], "ci95": None}
+              for server, peak in peaks.items()}  # fmt: skip
+    finding = compare_intervals("p99 of what was served at the overload peak", scope, values,
+                                False, "ms")  # fmt: skip
+    return Finding(finding.criterion, scope, finding.winner, f"{finding.text}; shed: {said}")
 
 
 def _encodings(pair: dict, names: dict[str, str]) -> str:
