@@ -264,3 +264,68 @@ def test_time_to_ready_is_compared_from_three_starts_alone():
     _, rows = verdict(two, None, None)
     (ready,) = [row for row in rows if row.criterion == "time to ready"]
     assert ready.winner is None and "servebench cold-start" in ready.text
+
+
+def rollout_entry(target_name, failed, requests, all_new_s):
+    entry = target("mlp", target_name, interval(50, 49, 51), interval(9, 8, 10))
+    steps = [
+        {"label": label, "errors": {"HTTP 503": failed // 2}, "all_new_s": all_new_s}
+        for label in ("rollout", "rollback")
+    ]
+    entry["rollout"] = {"steps": steps, "answers": {"requests": requests}}
+    return entry
+
+
+def test_a_rollout_is_judged_on_its_errors_and_time_not_on_speed():
+    run = results([rollout_entry("torchserve-rest", 60, 1000, 4.5),
+                   rollout_entry("tfserving-rest", 0, 1000, 0.5)])  # fmt: skip
+    run["scenario"] = "rollout"
+    reasons, rows = verdict(run, None, None)
+    assert not reasons
+    by_criterion = {row.criterion: row for row in rows}
+    assert set(by_criterion) == {
+        "failed requests during rollout and rollback",
+        "time until only the new version answers",
+    }
+    errors = by_criterion["failed requests during rollout and rollback"]
+    assert errors.winner == "tfserving" and "6.00% vs 0.00%" in errors.text
+    assert by_criterion["time until only the new version answers"].winner == "tfserving"
+
+
+def test_a_few_rollout_errors_in_one_run_each_name_no_winner():
+    run = results([rollout_entry("torchserve-rest", 4, 1000, 1.0),
+                   rollout_entry("tfserving-rest", 0, 1000, 1.1)])  # fmt: skip
+    run["scenario"] = "rollout"
+    _, rows = verdict(run, None, None)
+    assert [row.winner for row in rows] == [None, None]  # 0.4 points; 10% in one run each
+
+
+def test_an_emulated_rollout_names_no_winner():
+    run = results([rollout_entry("torchserve-rest", 60, 1000, 4.5),
+                   rollout_entry("tfserving-rest", 0, 1000, 0.5)],
+                  implementations={"torchserve": "torchserve 0.12.0",
+                                   "tfserving": "tfserving-emulator"})  # fmt: skip
+    run["scenario"] = "rollout"
+    reasons, rows = verdict(run, None, None)
+    assert reasons and rows and all(row.winner is None for row in rows)
+
+
+def test_overload_is_judged_on_recovery_and_what_shedding_kept():
+    def overload(target_name, recovery_s, peak_p99, errors):
+        entry = target("mlp", target_name, interval(50, 49, 51), interval(9, 8, 10))
+        entry["recovery_s"] = recovery_s
+        entry["phases"] = [
+            {"offered_rps": 150, "errors": {}, "latency_ms": {"p99": 5.0}},
+            {"offered_rps": 900, "errors": errors, "latency_ms": {"p99": peak_p99}},
+        ]
+        return entry
+
+    run = results([overload("torchserve-rest", 1.0, 40.0, {"HTTP 503": 900}),
+                   overload("tfserving-rest", None, 2500.0, {"timeout": 10})])  # fmt: skip
+    run["scenario"] = "overload"
+    _, rows = verdict(run, None, None)
+    by_criterion = {row.criterion: row for row in rows}
+    recovery = by_criterion["recovery after overload"]
+    assert recovery.winner == "torchserve" and "never back to its normal p99" in recovery.text
+    shedding = by_criterion["p99 of what was served at the overload peak"]
+    assert shedding.winner == "torchserve" and "TorchServe 900 HTTP 503" in shedding.text

@@ -135,12 +135,13 @@ def stop_servers(stack: dict) -> list[str]:
 
 
 def _environment(name: str, plan: LaunchPlan) -> dict[str, str]:
-    """Both containers read the same model list and batching settings."""
+    """Both containers read the same model list, batching and queue settings."""
     threads = str(plan.server_threads)
     common = {
         "SERVEBENCH_MODELS": ",".join(s.name for s in plan.models),
         "SERVEBENCH_BATCH_SIZE": str(plan.batch_size),
         "SERVEBENCH_BATCH_DELAY_MS": str(plan.batch_delay_ms),
+        "SERVEBENCH_QUEUE_SIZE": str(plan.queue_size),
     }
     if name == "torchserve":
         return common | {"SERVEBENCH_TORCH_THREADS": threads, "OMP_NUM_THREADS": threads}
@@ -271,6 +272,7 @@ def _wait_ready(name, spec, container, ports, plan: LaunchPlan, timeout: float) 
             "threads": plan.server_threads,
             "batch_size": plan.batch_size,
             "batch_delay_ms": plan.batch_delay_ms,
+            "queue_size": plan.queue_size,
         },
     )
     stack = {"models": [s.name for s in plan.models], "backends": {name: record.as_dict()}}

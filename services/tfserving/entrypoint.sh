@@ -15,7 +15,9 @@ IFS=, read -ra names <<<"${SERVEBENCH_MODELS:?name the models in SERVEBENCH_MODE
 } >"$dir/models.config"
 batching=()
 if ((${SERVEBENCH_BATCH_SIZE:-1} > 1)); then
-    sed -e "s/@BATCH_SIZE@/$SERVEBENCH_BATCH_SIZE/" \
+    queue=${SERVEBENCH_QUEUE_SIZE:-100}
+    enqueued=$(((queue + SERVEBENCH_BATCH_SIZE - 1) / SERVEBENCH_BATCH_SIZE))
+    sed -e "s/@BATCH_SIZE@/$SERVEBENCH_BATCH_SIZE/" -e "s/@ENQUEUED@/$enqueued/" \
         -e "s/@THREADS@/${TF_THREADS:-1}/" -e "s/@TIMEOUT_MICROS@/$((${SERVEBENCH_BATCH_DELAY_MS:-0} * 1000))/" \
         /config/batching.config >"$dir/batching.config"
     batching=(--enable_batching "--batching_parameters_file=$dir/batching.config")
