@@ -340,7 +340,20 @@ def rollout_line(entry: dict) -> str:
     basis = entry.get("knee_basis", "?")
     return (f"rollout at {_num(entry.get('offered_rps'))} req/s offered ({basis}): "
             + "; ".join(steps or ["no step ran"])
-            + f". Answers: {counted} = {answers['requests']:,} requests")  # fmt: skip
+            + f". Answers: {counted} = {answers['requests']:,} requests"
+            + _memory_with_two_versions(entry.get("phases", [])))  # fmt: skip
+
+
+def _memory_with_two_versions(phases: list[dict]) -> str:
+    """The server's peak RSS during the steps, when both versions were loaded, against
+    before."""
+    rss = {p["label"]: p["resources"].get("server_rss_mb_max") for p in phases}
+    before = rss.get("before the rollout")
+    during = [v for label, v in rss.items() if label.startswith("roll") and v is not None]
+    if before is None or not during:
+        return ""
+    return (f". Server RSS peaked at {_num(max(during))} MB during the steps, with both "
+            f"versions loaded ({_num(before)} MB before)")  # fmt: skip
 
 
 def _rollout_step(step: dict) -> str:
