@@ -1,4 +1,5 @@
-"""Artifacts: from one set of PyTorch weights, a TorchServe .mar and a TF SavedModel, checked."""
+"""Artifacts: from one set of PyTorch weights, a TorchServe .mar, a TF SavedModel and an ONNX
+model (for the diy baseline), checked."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from servebench.models import ModelSpec, torch_defs
 from servebench.models.weights import StateDict, load_state, state_sha256, to_numpy
 
 MANIFEST_SCHEMA = 1
-VERSIONED_PACKAGES = ("torch", "tensorflow", "torchserve", "torch-model-archiver", "numpy")
+VERSIONED_PACKAGES = (
+    "torch", "tensorflow", "torchserve", "torch-model-archiver", "numpy", "onnx", "onnxruntime"
+)  # fmt: skip
 
 Progress = Callable[[str], None]
 
@@ -44,9 +47,10 @@ def export_model(
     max_batch: int,
     progress: Progress = print,
 ) -> dict:
-    """Write both artifacts and the manifest for ``spec``; return the manifest. Artifacts that
+    """Write the artifacts and the manifest for ``spec``; return the manifest. Artifacts that
     already match (same weights, settings, code and package versions) are kept as they are, so
     servers reading them are left alone."""
+    from servebench.export.onnx_model import write_onnx
     from servebench.export.savedmodel import write_savedmodel
     from servebench.export.torchserve import write_mar
 
@@ -64,13 +68,16 @@ def export_model(
         savedmodel = write_savedmodel(
             spec, to_numpy(state), layout.savedmodel(spec.name), max_batch
         )
-    with _timed(timings, "parity", progress, f"[{spec.name}] parity through both artifacts"):
+    with _timed(timings, "onnx", progress, f"[{spec.name}] ONNX model (diy baseline)"):
+        onnx = write_onnx(spec, state, layout.onnx(spec.name))
+    with _timed(timings, "parity", progress, f"[{spec.name}] parity through every artifact"):
         cases = artifact_parity(spec, layout)
     manifest = _manifest(spec, state, layout, max_batch, cases, timings)
     manifest["fingerprint"] = fingerprint
     manifest["artifacts"] = {
         "torchserve_mar": {"path": str(mar), "bytes": mar.stat().st_size},
         "tf_savedmodel": {"path": str(savedmodel), "bytes": _folder_bytes(savedmodel)},
+        "onnx": {"path": str(onnx), "bytes": onnx.stat().st_size},
     }
     staged = layout.manifest(spec.name).with_suffix(".json.tmp")
     staged.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -84,6 +91,7 @@ RECIPE = (
     "models/tf_twins.py",
     "export/savedmodel.py",
     "export/torchserve.py",
+    "export/onnx_model.py",
 )
 
 
@@ -107,17 +115,29 @@ def _matching_manifest(spec: ModelSpec, layout: ArtifactLayout, fingerprint: str
         return None
     present = all(
         path.exists()
-        for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb")
+        for path in (
+            layout.mar(spec.name),
+            layout.savedmodel(spec.name) / "saved_model.pb",
+            layout.onnx(spec.name),
+        )
     )
     return manifest if present and manifest.get("fingerprint") == fingerprint else None
 
 
 def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]:
-    """In-process torch (the exported weights) vs the SavedModel and the .mar, read from disk."""
+    """In-process torch (the exported weights) vs the SavedModel, the .mar and the ONNX model,
+    read from disk."""
+    from servebench.export.onnx_model import load_onnx
     from servebench.export.savedmodel import load_savedmodel
     from servebench.export.torchserve import load_mar
 
-    for path in (layout.weights(spec.name), layout.mar(spec.name), layout.savedmodel(spec.name)):
+    artifacts = (
+        layout.weights(spec.name),
+        layout.mar(spec.name),
+        layout.savedmodel(spec.name),
+        layout.onnx(spec.name),
+    )
+    for path in artifacts:
         if not path.exists():
             raise UsageError(
                 f"{path} is missing; run `servebench export --model {spec.name} "
@@ -133,7 +153,8 @@ def artifact_parity(spec: ModelSpec, layout: ArtifactLayout) -> list[ParityCase]
     with tempfile.TemporaryDirectory(prefix="servebench-mar-") as workdir:
         handler = load_mar(layout.mar(spec.name), Path(workdir))
         cases += compare(spec, reference, handler, "torchserve-handler (.mar)")
-    return cases
+    onnx = load_onnx(spec, layout.onnx(spec.name))
+    return cases + compare(spec, reference, onnx, "onnxruntime (.onnx, diy)")
 
 
 def torch_predict(spec: ModelSpec, state: StateDict) -> Callable:

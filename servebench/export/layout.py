@@ -34,5 +34,9 @@ class ArtifactLayout:
     def weights(self, name: str) -> Path:
         return self.model_dir(name) / "weights.pt"
 
+    def onnx(self, name: str) -> Path:
+        """The diy server's model: ONNX with a dynamic batch dimension."""
+        return self.model_dir(name) / "model.onnx"
+
     def manifest(self, name: str) -> Path:
         return self.model_dir(name) / "manifest.json"
