@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from servebench import cpus
-from servebench.clients import TARGETS
+from servebench.clients import ALL_TARGETS, TARGETS, stack_targets
 from servebench.console import format_results, format_stack, print_artifacts, warn_if_emulated
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
@@ -113,23 +113,33 @@ def up_command(
     queue_size: int = 100,
     tfserving_bin: Path | None = None,
     mode: str = "local",
+    with_diy: bool = False,
 ) -> int:
     """Both servers on ``server_cpus`` (None: the first half) with ``server_threads`` each
-    (None: one per server CPU); batching only with ``batch_size`` above 1."""
+    (None: one per server CPU); batching only with ``batch_size`` above 1. ``with_diy`` adds
+    the diy baseline on the same budget (it never batches)."""
     refuse_second_stack(state_dir)
+    if with_diy and mode == "docker":
+        raise UsageError(
+            "--with-diy starts the baseline as a local process; use it with --mode local, or "
+            "`docker compose --profile diy up` for its container"
+        )
     if mode == "docker":
         from servebench.backends.docker_mode import connect
 
         connect()  # one clear line, before anything starts, when no engine answers
-    require_artifacts(select_models(model), ArtifactLayout(artifacts))  # before "starting"
+    require_artifacts(
+        select_models(model), ArtifactLayout(artifacts), with_diy
+    )  # before "starting"
     plan_options = {
         **server_budget(server_cpus, server_threads),
         "batch_size": batch_size,
         "batch_delay_ms": batch_delay_ms if batch_size > 1 else 0,
         "queue_size": queue_size,
     }
+    servers = "TorchServe, TF Serving, the diy baseline" if with_diy else "TorchServe, TF Serving"
     print(
-        f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
+        f"starting {servers} and Prometheus for {model}: servers on CPUs "
         f"{plan_options['server_cpus']}, {plan_options['server_threads']} thread(s) each, batching "
         + (
             f"{plan_options['batch_size']} / {plan_options['batch_delay_ms']} ms"
@@ -146,6 +156,7 @@ def up_command(
         plan_options,
         tfserving_bin,
         mode,
+        with_diy,
     )
     print(format_stack(stack))
     warn_if_emulated(stack)
@@ -359,7 +370,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
     UsageError. With --server-cpus, the running servers move there first."""
     from servebench.bench import BenchPlan
 
-    targets = _bench_targets(args.targets)
+    targets = _bench_targets(args.targets, stack)
     specs = _bench_models(args.model, stack)
     _check_scenario(args, targets, stack)
     if args.server_cpus:
@@ -397,12 +408,17 @@ def _bench_plan(args: BenchOptions, stack: dict):
     )
 
 
-def _bench_targets(text: str) -> list[str]:
+def _bench_targets(text: str, stack: dict) -> list[str]:
     targets = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
+    unknown = [t for t in targets if t not in ALL_TARGETS]
     if unknown or not targets:
         raise UsageError(
-            f"unknown target {unknown[:1] or targets}; choose from {', '.join(TARGETS)}"
+            f"unknown target {unknown[:1] or targets}; choose from {', '.join(ALL_TARGETS)}"
+        )
+    absent = [t for t in targets if t not in stack_targets(stack)]
+    if absent:
+        raise UsageError(
+            f"the running stack has no {absent[0]}; start it with `servebench up --with-diy`"
         )
     return targets
 
