@@ -13,17 +13,22 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from servebench.models import ModelSpec, torch_defs
-from servebench.models.weights import StateDict
+from servebench.models import ModelSpec
 
 OPSET = 17
 BATCH_AXIS = "batch"
 
 
-def write_onnx(spec: ModelSpec, state: StateDict, path: Path) -> Path:
-    """Write ``spec`` with ``state`` to ``path`` as ONNX, with a dynamic batch dimension."""
+def write_onnx(spec: ModelSpec, state: dict, path: Path) -> Path:
+    """Write ``spec`` with ``state`` (a state_dict) to ``path`` as ONNX, with a dynamic batch
+    dimension."""
+    # torch only here: the diy server imports this module for its session, and must not carry
+    # torch's memory and start-up time, which its numbers would then include.
+    import torch
+
+    from servebench.models import torch_defs
+
     model = torch_defs.build(spec.name)
     model.load_state_dict(state)
     model.eval()
