@@ -11,9 +11,10 @@ def format_stack(stack: dict) -> str:
     ]
     for name, backend in stack["backends"].items():
         endpoints = backend["endpoints"]
+        grpc = endpoints.get("grpc", "-- (REST only)")  # the diy baseline has no gRPC
         lines.append(
             f"{name:<11} {backend['implementation']:<20} {endpoints['rest']:<23} "
-            f"{endpoints['grpc']:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
+            f"{grpc:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
         )
     for name, service in stack.get("monitoring", {}).items():
         lines.append(
