@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from servebench import cpus
-from servebench.clients import ALL_TARGETS, TARGETS, stack_targets
+from servebench.clients import ALL_TARGETS, BASELINE_TARGETS, TARGETS, stack_targets
 from servebench.console import format_results, format_stack, print_artifacts, warn_if_emulated
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
@@ -449,6 +449,11 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict) -> None
         raise UsageError(
             "--aa compares one target with itself: give one --targets, a steady or poisson "
             "scenario, and no --find-knee"
+        )
+    if args.aa and targets[0] in BASELINE_TARGETS:
+        raise UsageError(
+            f"--aa tests the verdict's rules, and the verdict leaves {targets[0]} out; give "
+            f"one of {', '.join(TARGETS)}"
         )
     if args.scenario == "fault":
         from servebench.bench.faults import check_fault

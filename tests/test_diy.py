@@ -3,6 +3,8 @@ the wire, and its place beside the verdict, never in it."""
 
 import json
 import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +14,14 @@ from servebench.clients import ClientError, make_client
 from servebench.export.exporter import export_model
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import TOLERANCE
+from servebench.metrics.exporter import wait_until_scraped
+from servebench.metrics.promql import query
 from servebench.models import DEFAULT_MAX_BATCH, MODELS
 from servebench.models.weights import seeded_state
 from servebench.payloads import sample_batch
 from servebench.report.verdict import blockers, findings, verdict
 
-from .conftest import run_cli, stack_pids
+from .conftest import bench, run_cli, stack_pids
 from .test_verdict import clear_pair, interval, results, target
 
 MLP = MODELS["mlp"]
@@ -133,10 +137,49 @@ def test_metrics_count_requests_and_prometheus_scrapes_them(diy_stack):
     assert _counter(after, bad) - _counter(before, bad) == 1
     histogram = 'diy_request_latency_seconds_count{model="mlp"}'
     assert _counter(after, histogram) - _counter(before, histogram) == 5
+    # The stack's Prometheus scrapes it every second, labelled with what served
     prometheus = diy_stack["monitoring"]["prometheus"]["endpoints"]["http"]
-    reply = requests.get(f"{prometheus}/api/v1/query", params={"query": 'up{job="diy"}'}, timeout=5)
-    (series,) = reply.json()["data"]["result"]
+    assert wait_until_scraped(prometheus, int(metrics.rsplit(":", 1)[1].split("/")[0]))
+    scraped, deadline = [], time.monotonic() + 10
+    while time.monotonic() < deadline and not scraped:
+        scraped = query(prometheus, f"{ok} >= {_counter(after, ok)}")
+        time.sleep(0.5)
+    (series,) = scraped
+    assert series["metric"]["job"] == "diy"
     assert series["metric"]["implementation"].startswith("diy starlette")
+
+
+def test_bench_measures_diy_beside_a_server_and_the_report_shows_it(diy_stack, tmp_path):
+    from servebench.report import write
+
+    run = bench(diy_stack, tmp_path / "results", "--model", "mlp", "--targets",
+                "torchserve-rest,diy-rest", "--duration", "2s", "--warmup", "1s", "--repeat",
+                "1", "--users", "1", "--no-limits", "--calibrate-seconds", "0")  # fmt: skip
+    diy = next(entry for entry in run["results"]["targets"] if entry["target"] == "diy-rest")
+    assert diy["implementation"] == diy_stack["backends"]["diy"]["implementation"]
+    assert diy["summary"]["achieved_rps"]["median"] > 0
+    assert diy["repetitions"][0]["errors"] == {}
+    assert diy["repetitions"][0]["server_side"]["requests"] > 0  # its own histogram, scraped
+    assert "diy-rest" in run["stdout"]
+    write(run["dir"], ["md"])
+    section = (run["dir"] / "report.md").read_text().split("## The diy baseline")[1]
+    assert "| mlp | diy-rest |" in section and "1 (the baseline)" in section
+    assert "| mlp | torchserve-rest |" in section.split("##")[0]
+
+
+def test_bench_refuses_diy_where_it_cannot_be_measured(diy_stack, tmp_path):
+    from servebench.commands import BenchOptions, measure
+    from servebench.errors import UsageError
+
+    state_dir = Path(diy_stack["state_dir"])
+    with pytest.raises(UsageError, match="verdict leaves diy-rest out"):
+        measure(BenchOptions(targets="diy-rest", aa=True, state_dir=state_dir, out=tmp_path))
+    without = {**diy_stack, "backends": {
+        k: v for k, v in diy_stack["backends"].items() if k != "diy"}}  # fmt: skip
+    (tmp_path / "stack.json").write_text(json.dumps(without))
+    with pytest.raises(UsageError, match="no diy-rest; start it with `servebench up --with-diy`"):
+        measure(BenchOptions(targets="diy-rest", state_dir=tmp_path, out=tmp_path))
+    assert list(tmp_path.iterdir()) == [tmp_path / "stack.json"]  # nothing was run
 
 
 def with_diy(diy_rps, diy_warnings=()):
