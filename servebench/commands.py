@@ -174,26 +174,26 @@ def down_command(state_dir: Path) -> int:
 
 
 def demo_command(out: Path, state_dir: Path) -> int:
-    """The main job end to end: export, start the stack, parity through all four endpoints, the
-    bad-input matrix, a short bench of both models on all four targets, the report, and the
-    stack stopped again (also on Ctrl-C or an error). Ends with the report's path and a
-    five-line summary."""
+    """The main job end to end: export, start the stack with the diy baseline beside it,
+    parity through all four endpoints and the baseline's, the bad-input matrix, a short bench of
+    both models on every target, the report, and the stack stopped again (also on Ctrl-C or an
+    error). Ends with the report's path and a five-line summary."""
     refuse_second_stack(state_dir)
     status = export_command("all", out, None, seed=DEFAULT_SEED, max_batch=DEFAULT_MAX_BATCH)
-    print("\n== starting the local stack")
-    up_command("all", out, state_dir)
+    print("\n== starting the local stack, with the diy baseline")
+    up_command("all", out, state_dir, with_diy=True)
     results = Path("results")
     try:
-        print("\n== parity through all four endpoints")
+        print("\n== parity through all four endpoints and the diy baseline's")
         status = max(status, endpoint_parity_command(state_dir))
         print("\n== bad-input matrix")
         status = max(status, probe_bad_inputs_command(None, state_dir, None))
         print("\n== the load generator's ceiling")
         calibrate_command(duration=3.0, state_dir=state_dir)
-        print("\n== a short bench: both models, all four targets, one at a time")
+        print("\n== a short bench: both models, all four targets and diy-rest, one at a time")
         short = BenchOptions(
             duration=4.0, warmup=2.0, repeat=3, users=2, limits_seconds=2.0,
-            state_dir=state_dir, out=results,
+            targets=",".join(ALL_TARGETS), state_dir=state_dir, out=results,
         )  # fmt: skip
         run_dir = measure(short)
         print_run(run_dir)

@@ -182,6 +182,36 @@ def test_bench_refuses_diy_where_it_cannot_be_measured(diy_stack, tmp_path):
     assert list(tmp_path.iterdir()) == [tmp_path / "stack.json"]  # nothing was run
 
 
+@pytest.mark.parametrize(
+    ("path", "old", "new", "message"),
+    [
+        ("services/prometheus/prometheus.compose.yml", "port: 8000", "port: 8001",
+         "job diy should scrape diy:8000/metrics"),
+        ("compose.yaml", '"127.0.0.1:${DIY_PORT:-8000}:8000"', '"${DIY_PORT:-8000}:8000"',
+         "diy publishes a port beyond 127.0.0.1"),
+        ("services/harness/stack.compose.diy.json", '"http://diy:8000"', '"http://diy:80"',
+         "diy endpoints differ"),
+        ("services/harness/stack.compose.diy.json", '"servebench-tfserving-1"', '"tfserving"',
+         "differs from stack.compose.json"),
+    ],
+)  # fmt: skip
+def test_validate_keeps_the_compose_diy_service_consistent(tmp_path, path, old, new, message):
+    import shutil
+
+    from servebench.validate import check_consistency
+
+    from .conftest import REPO
+
+    for name in ("compose.yaml", "services", "k8s"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, tmp_path / name)
+    assert check_consistency(tmp_path)[1] == []
+    text = (tmp_path / path).read_text()
+    assert old in text
+    (tmp_path / path).write_text(text.replace(old, new, 1))
+    assert message in [finding.message for finding in check_consistency(tmp_path)[1]]
+
+
 def with_diy(diy_rps, diy_warnings=()):
     """The clear TorchServe-vs-TF Serving pair, and a diy arm far ahead of both."""
     diy = target("mlp", "diy-rest", interval(diy_rps, diy_rps - 10, diy_rps + 10),
