@@ -246,3 +246,16 @@ def test_a_run_of_diy_alone_names_no_winner():
     run["targets"] = run["targets"][2:]
     assert blockers(run) == []
     assert findings(run, None, None) == []
+
+
+def test_cold_starts_of_the_two_servers_still_count_beside_diy(tmp_path):
+    from servebench.bench import cold_start
+
+    servers = {"torchserve": "torchserve 0.12.0", "tfserving": "tfserving-emulator"}
+    record = {"servers": {name: {"implementation": impl} for name, impl in servers.items()}}
+    cold_start.save(tmp_path, record)
+    stack = {"backends": {name: {"implementation": impl} for name, impl in servers.items()}}
+    stack["backends"]["diy"] = {"implementation": "diy starlette+onnxruntime 1.32.0"}
+    assert cold_start.matching(tmp_path, stack) == (record, None)
+    stack["backends"]["tfserving"]["implementation"] = "tensorflow_model_server 2.20.0"
+    assert cold_start.matching(tmp_path, stack)[0] is None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servebench.target import Target
+from servebench.target import BASELINE_SERVERS, Target
 
 SERVERS = ("torchserve", "tfserving")
 # The baselines (`up --with-diy`) are measured and reported beside the servers, and never take
 # part in their verdict: not as a side, not as a reason to withhold it.
-BASELINES = ("diy",)
+BASELINES = BASELINE_SERVERS
 NAMES = {
     "torchserve": "TorchServe",
     "tfserving": "TF Serving",
