@@ -1,5 +1,6 @@
 """servebench's Locust users, one per target: torchserve-rest, torchserve-grpc, tfserving-rest,
-tfserving-grpc. Endpoints come from `servebench up`'s .servebench/stack.json (--sb-stack).
+tfserving-grpc, and diy-rest where `up --with-diy` started the baseline. Endpoints come from
+`servebench up`'s .servebench/stack.json (--sb-stack).
 
     locust -f loadtest/locustfile.py,loadtest/scenarios/steady.py --headless \\
         --sb-model mlp --sb-target torchserve-rest --sb-users 4 --sb-duration 30
@@ -13,6 +14,7 @@ from locust import events
 
 from servebench.load.options import add_options
 from servebench.load.users import (  # noqa: F401  (Locust finds the user classes here)
+    DiyRestUser,
     TFServingGrpcUser,
     TFServingRestUser,
     TorchServeGrpcUser,

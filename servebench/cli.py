@@ -153,6 +153,12 @@ def _up_parser(commands) -> None:
         type=Path,
         help="a tensorflow_model_server binary (default: one on PATH, else the emulator)",
     )
+    up.add_argument(
+        "--with-diy",
+        action="store_true",
+        help="also start the diy baseline (Starlette + ONNX Runtime, REST only) on the same "
+        "CPUs and threads: a third arm beside the servers, never in their verdict",
+    )
     _state_option(up)
 
 
@@ -191,7 +197,8 @@ def _bench_parser(commands) -> None:
     bench.add_argument("--model", choices=MODEL_CHOICES, help="default: every model served")
     bench.add_argument(
         "--targets",
-        help=f"comma-separated, any of: {', '.join(TARGETS)} (default: all)",
+        help=f"comma-separated, any of: {', '.join(TARGETS)} (default: these four), and "
+        "diy-rest where `up --with-diy` started the baseline",
     )
     bench.add_argument("--duration", type=_seconds, help="one measurement window (default: "
                        f"{load.WINDOW_S:g}s; soak {load.SOAK_S / 60:g}m)")  # fmt: skip

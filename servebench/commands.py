@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from servebench import cpus
-from servebench.clients import TARGETS
+from servebench.clients import ALL_TARGETS, BASELINE_TARGETS, TARGETS, stack_targets
 from servebench.console import format_results, format_stack, print_artifacts, warn_if_emulated
 from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import ArtifactLayout
@@ -116,23 +116,33 @@ def up_command(
     queue_size: int = 100,
     tfserving_bin: Path | None = None,
     mode: str = "local",
+    with_diy: bool = False,
 ) -> int:
     """Both servers on ``server_cpus`` (None: the first half) with ``server_threads`` each
-    (None: one per server CPU); batching only with ``batch_size`` above 1."""
+    (None: one per server CPU); batching only with ``batch_size`` above 1. ``with_diy`` adds
+    the diy baseline on the same budget (it never batches)."""
     refuse_second_stack(state_dir)
+    if with_diy and mode == "docker":
+        raise UsageError(
+            "--with-diy starts the baseline as a local process; use it with --mode local, or "
+            "`docker compose --profile diy up` for its container"
+        )
     if mode == "docker":
         from servebench.backends.docker_mode import connect
 
         connect()  # one clear line, before anything starts, when no engine answers
-    require_artifacts(select_models(model), ArtifactLayout(artifacts))  # before "starting"
+    require_artifacts(
+        select_models(model), ArtifactLayout(artifacts), with_diy
+    )  # before "starting"
     plan_options = {
         **server_budget(server_cpus, server_threads),
         "batch_size": batch_size,
         "batch_delay_ms": batch_delay_ms if batch_size > 1 else 0,
         "queue_size": queue_size,
     }
+    servers = "TorchServe, TF Serving, the diy baseline" if with_diy else "TorchServe, TF Serving"
     print(
-        f"starting TorchServe, TF Serving and Prometheus for {model}: servers on CPUs "
+        f"starting {servers} and Prometheus for {model}: servers on CPUs "
         f"{plan_options['server_cpus']}, {plan_options['server_threads']} thread(s) each, batching "
         + (
             f"{plan_options['batch_size']} / {plan_options['batch_delay_ms']} ms"
@@ -149,6 +159,7 @@ def up_command(
         plan_options,
         tfserving_bin,
         mode,
+        with_diy,
     )
     print(format_stack(stack))
     warn_if_emulated(stack)
@@ -166,26 +177,26 @@ def down_command(state_dir: Path) -> int:
 
 
 def demo_command(out: Path, state_dir: Path) -> int:
-    """The main job end to end: export, start the stack, parity through all four endpoints, the
-    bad-input matrix, a short bench of both models on all four targets, the report, and the
-    stack stopped again (also on Ctrl-C or an error). Ends with the report's path and a
-    five-line summary."""
+    """The main job end to end: export, start the stack with the diy baseline beside it,
+    parity through all four endpoints and the baseline's, the bad-input matrix, a short bench of
+    both models on every target, the report, and the stack stopped again (also on Ctrl-C or an
+    error). Ends with the report's path and a five-line summary."""
     refuse_second_stack(state_dir)
     status = export_command("all", out, None, seed=DEFAULT_SEED, max_batch=DEFAULT_MAX_BATCH)
-    print("\n== starting the local stack")
-    up_command("all", out, state_dir)
+    print("\n== starting the local stack, with the diy baseline")
+    up_command("all", out, state_dir, with_diy=True)
     results = Path("results")
     try:
-        print("\n== parity through all four endpoints")
+        print("\n== parity through all four endpoints and the diy baseline's")
         status = max(status, endpoint_parity_command(state_dir))
         print("\n== bad-input matrix")
         status = max(status, probe_bad_inputs_command(None, state_dir, None))
         print("\n== the load generator's ceiling")
         calibrate_command(duration=3.0, state_dir=state_dir)
-        print("\n== a short bench: both models, all four targets, one at a time")
+        print("\n== a short bench: both models, all four targets and diy-rest, one at a time")
         short = BenchOptions(
             duration=4.0, warmup=2.0, repeat=3, users=2, limits_seconds=2.0,
-            state_dir=state_dir, out=results,
+            targets=",".join(ALL_TARGETS), state_dir=state_dir, out=results,
         )  # fmt: skip
         run_dir = measure(short)
         print_run(run_dir)
@@ -235,7 +246,9 @@ def _report_parity(cases: list[ParityCase]) -> int:
     print(format_cases(cases))
     failed = [case for case in cases if not case.passed]
     if failed:
-        worst = max(failed, key=lambda case: case.max_abs_diff)
+        # Changed weights move every artifact by the same amount, give or take float32 noise:
+        # differences that agree to 1e-6 are one failure, named by the first artifact listed.
+        worst = max(failed, key=lambda case: round(case.max_abs_diff, 6))
         raise CheckFailed(
             f"parity failed: {worst.model} via {worst.candidate} differs by "
             f"{worst.max_abs_diff:.3e} (tolerance {failed[0].as_dict()['tolerance']:g})"
@@ -362,7 +375,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
     UsageError. With --server-cpus, the running servers move there first."""
     from servebench.bench import BenchPlan
 
-    targets = _bench_targets(args.targets)
+    targets = _bench_targets(args.targets, stack)
     specs = _bench_models(args.model, stack)
     _check_scenario(args, targets, stack, specs)
     if args.server_cpus:
@@ -400,12 +413,17 @@ def _bench_plan(args: BenchOptions, stack: dict):
     )
 
 
-def _bench_targets(text: str) -> list[str]:
+def _bench_targets(text: str, stack: dict) -> list[str]:
     targets = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in targets if t not in TARGETS]
+    unknown = [t for t in targets if t not in ALL_TARGETS]
     if unknown or not targets:
         raise UsageError(
-            f"unknown target {unknown[:1] or targets}; choose from {', '.join(TARGETS)}"
+            f"unknown target {unknown[:1] or targets}; choose from {', '.join(ALL_TARGETS)}"
+        )
+    absent = [t for t in targets if t not in stack_targets(stack)]
+    if absent:
+        raise UsageError(
+            f"the running stack has no {absent[0]}; start it with `servebench up --with-diy`"
         )
     return targets
 
@@ -434,6 +452,11 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict, specs: 
         raise UsageError(
             "--aa compares one target with itself: give one --targets, a steady or poisson "
             "scenario, and no --find-knee"
+        )
+    if args.aa and targets[0] in BASELINE_TARGETS:
+        raise UsageError(
+            f"--aa tests the verdict's rules, and the verdict leaves {targets[0]} out; give "
+            f"one of {', '.join(TARGETS)}"
         )
     if args.scenario == "fault":
         from servebench.bench.faults import check_fault

@@ -11,9 +11,10 @@ def format_stack(stack: dict) -> str:
     ]
     for name, backend in stack["backends"].items():
         endpoints = backend["endpoints"]
+        grpc = endpoints.get("grpc", "-- (REST only)")  # the diy baseline has no gRPC
         lines.append(
             f"{name:<11} {backend['implementation']:<20} {endpoints['rest']:<23} "
-            f"{endpoints['grpc']:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
+            f"{grpc:<16} {backend['pid']:>7} {backend['ready_seconds']:>6.1f}s"
         )
     for name, service in stack.get("monitoring", {}).items():
         lines.append(
@@ -36,7 +37,10 @@ def warn_if_emulated(stack: dict) -> None:
 def print_artifacts(manifest: dict, manifest_path: Path) -> None:
     artifacts = manifest["artifacts"]
     print(f"[{manifest['model']}] weights sha256 {manifest['weights_sha256'][:16]}...")
-    for label, key in (("TorchServe", "torchserve_mar"), ("TF Serving", "tf_savedmodel")):
+    labels = (("TorchServe", "torchserve_mar"), ("TF Serving", "tf_savedmodel"), ("diy", "onnx"))
+    for label, key in labels:
+        if key not in artifacts:
+            continue  # a manifest written before the ONNX model existed
         size_mb = artifacts[key]["bytes"] / 1e6
         print(f"[{manifest['model']}] {label:<10} {artifacts[key]['path']} ({size_mb:.1f} MB)")
     print(f"[{manifest['model']}] manifest   {manifest_path}")

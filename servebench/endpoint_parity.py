@@ -1,8 +1,9 @@
-"""Parity through the wire: the same inputs through all four endpoints of a running stack."""
+"""Parity through the wire: the same inputs through every endpoint of a running stack (the four
+compared ones, and the diy baseline's when it runs)."""
 
 from __future__ import annotations
 
-from servebench.clients import TARGETS, make_client
+from servebench.clients import make_client, stack_targets
 from servebench.export.exporter import torch_predict
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import ParityCase, compare
@@ -19,7 +20,7 @@ def endpoint_parity(stack: dict) -> list[ParityCase]:
     cases = []
     for spec in stack_models(stack):
         reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
-        for target in TARGETS:
+        for target in stack_targets(stack):
             implementation = stack.backends[Target.parse(target).server]["implementation"]
             with make_client(target, stack, spec) as client:
                 cases += compare(spec, reference, client.predict, f"{target} [{implementation}]")

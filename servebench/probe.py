@@ -1,9 +1,10 @@
 """`servebench probe-bad-inputs`: how each endpoint treats bad input, and who answered.
 
-Every case goes to all four endpoints. A case is answered either by code this project controls
-(the TorchServe handler, the SavedModel's in-graph checks; their messages name the expected
-shape) or by the server itself before that code runs (routing, body size, decoding). The
-server's own answers are reported as they are, never rewritten.
+Every case goes to all four endpoints, and to the diy baseline's when the stack has it. A case
+is answered either by code this project controls (the TorchServe handler, the SavedModel's
+in-graph checks, the diy server's checks; their messages name the expected shape) or by the
+server itself before that code runs (routing, body size, decoding). The server's own answers
+are reported as they are, never rewritten.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from servebench.backends.torchserve import worker_pids
-from servebench.clients import TARGETS, Client, ClientError, make_client
+from servebench.clients import TARGETS, Client, ClientError, make_client, stack_targets
 from servebench.export.layout import ArtifactLayout
 from servebench.models import ModelSpec
 from servebench.payloads import sample_batch
@@ -111,7 +112,7 @@ def probe(stack: dict, spec: ModelSpec) -> list[ProbeResult]:
     manifest = json.loads(ArtifactLayout(Stack(stack).artifacts).manifest(spec.name).read_text())
     inputs = Inputs(spec, manifest["max_batch"])
     results = []
-    for target in TARGETS:
+    for target in stack_targets(stack):
         with make_client(target, stack, spec) as client:
             senders = SENDERS[target](client, inputs)
             for case in CASES:
@@ -254,17 +255,19 @@ SENDERS = {
     "torchserve-grpc": _torchserve_grpc,
     "tfserving-rest": _tfserving_rest,
     "tfserving-grpc": _tfserving_grpc,
+    "diy-rest": _torchserve_rest,  # the diy server speaks TorchServe's REST wire format
 }
 
 
 def format_matrix(results: list[ProbeResult]) -> str:
     """Case x endpoint: status and who answered, then each distinct message once."""
     width = max(len(case) for case in CASES)
-    lines = [f"{'case':<{width}}  " + "  ".join(f"{target:<30}" for target in TARGETS)]
+    targets = [*TARGETS, *sorted({r.target for r in results} - set(TARGETS))]
+    lines = [f"{'case':<{width}}  " + "  ".join(f"{target:<30}" for target in targets)]
     by_key = {(r.case, r.target): r for r in results}
     for case in CASES:
         cells = []
-        for target in TARGETS:
+        for target in targets:
             result = by_key.get((case, target))
             cell = "-" if result is None else f"{result.status} ({result.answered_by})"
             if result is not None and result.problem:

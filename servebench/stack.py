@@ -1,5 +1,6 @@
 """`servebench up` / `down`: start both servers (as local processes, or in Docker containers
-with --mode docker) and Prometheus, record them in stack.json, stop them."""
+with --mode docker), the diy baseline with --with-diy, and Prometheus, record them in
+stack.json, stop them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import requests
 
 from servebench.backends.base import Backend, LaunchPlan, RunningBackend
+from servebench.backends.diy import DiyBackend
 from servebench.backends.process import alive, stop_session
 from servebench.backends.tfserving import TFServingBackend, find_binary
 from servebench.backends.torchserve import TorchServeBackend
@@ -74,15 +76,17 @@ def up(
     plan_options: dict,
     tfserving_bin: Path | None,
     mode: str = "local",
+    with_diy: bool = False,
 ) -> dict:
     """Start TorchServe, TF Serving (or its emulator) and Prometheus, wait until every model is
     ready, and write ``stack.json``. On any failure, whatever was started is stopped again.
+    ``with_diy`` adds the diy baseline (a third arm, outside the verdict) on the same budget.
 
     ``plan_options`` are LaunchPlan's budget fields: server_threads, server_cpus, batch_size,
     batch_delay_ms.
     """
     refuse_second_stack(state_dir)
-    require_artifacts(models, layout)
+    require_artifacts(models, layout, with_diy)
     find_prometheus()  # fail before starting anything
     plan = LaunchPlan(models, layout, state_dir.resolve(), **plan_options)
     if mode == "docker":
@@ -91,6 +95,8 @@ def up(
         backends = container_backends(plan)
     else:
         backends = [TorchServeBackend(plan), TFServingBackend(plan, find_binary(tfserving_bin))]
+    if with_diy:
+        backends.append(DiyBackend(plan))
     started = []
     try:
         running = _start(backends, started)
@@ -167,9 +173,12 @@ def _running(service: dict) -> bool:
     return container_running(container)
 
 
-def require_artifacts(models: list[ModelSpec], layout: ArtifactLayout) -> None:
+def require_artifacts(
+    models: list[ModelSpec], layout: ArtifactLayout, with_diy: bool = False
+) -> None:
     for spec in models:
-        for path in (layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb"):
+        paths = [layout.mar(spec.name), layout.savedmodel(spec.name) / "saved_model.pb"]
+        for path in paths + ([layout.onnx(spec.name)] if with_diy else []):
             if not path.is_file():
                 raise UsageError(
                     f"{path} is missing; run `servebench export --model {spec.name} "

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Servers measured beside the compared two, never against them: the diy baseline (`up
+# --with-diy`). The verdict, cold starts and the robustness count leave them out.
+BASELINE_SERVERS = ("diy",)
+
 
 @dataclass(frozen=True)
 class Target:

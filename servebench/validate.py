@@ -246,6 +246,7 @@ def _security_findings(reports: list[dict], subjects: dict) -> tuple[list[str], 
 # services/tfserving/Dockerfile and monitoring.config); the other files must agree with them.
 TORCHSERVE_PORTS = CONTAINER_PORTS["torchserve"]
 TFSERVING_PORTS = CONTAINER_PORTS["tfserving"]
+DIY_PORTS = CONTAINER_PORTS["diy"]
 TFSERVING_METRICS_PATH = "/monitoring/prometheus/metrics"
 # Metric families the servers and the load generator export (a test checks them on a real run).
 KNOWN_METRICS = {
@@ -309,12 +310,18 @@ def _check_prometheus_targets(root: Path) -> list[Finding]:
     expected = {
         "torchserve": ("/metrics", f"torchserve:{TORCHSERVE_PORTS['metrics']}"),
         "tfserving": (TFSERVING_METRICS_PATH, f"tfserving:{TFSERVING_PORTS['rest']}"),
+        "diy": ("/metrics", f"diy:{DIY_PORTS['rest']}"),
     }
     problems = []
     for job in config["scrape_configs"]:
         if job["job_name"] in expected:
             path, target = expected[job["job_name"]]
             targets = [t for group in job.get("static_configs", []) for t in group["targets"]]
+            targets += [  # a service found by DNS only while it runs (the diy profile)
+                f"{name}:{sd['port']}"
+                for sd in job.get("dns_sd_configs", [])
+                for name in sd["names"]
+            ]
             if job.get("metrics_path") != path or targets != [target]:
                 problems.append(
                     Finding(
@@ -331,6 +338,7 @@ def _check_compose_ports(root: Path) -> list[Finding]:
     wanted = {
         "torchserve": {TORCHSERVE_PORTS["rest"], TORCHSERVE_PORTS["grpc"]},
         "tfserving": set(TFSERVING_PORTS.values()),
+        "diy": set(DIY_PORTS.values()),
     }
     problems = []
     for service, ports in wanted.items():
@@ -422,6 +430,7 @@ def _check_stack_records(root: Path) -> list[Finding]:
                     f"{name}: container {container!r} is not compose's",
                 )
             )
+    problems += _check_diy_record(root, record, compose["name"])
     folder = record["monitoring"]["prometheus"]["settings"].get("loadgen_targets", "")
     prometheus = yaml.safe_load((root / COMPOSE_PROMETHEUS).read_text())
     globs = [
@@ -440,6 +449,24 @@ def _check_stack_records(root: Path) -> list[Finding]:
         problems.append(
             Finding("consistency", "prometheus.compose.yml", f"no file_sd job reads {folder}/")
         )
+    return problems
+
+
+DIY_RECORD = "services/harness/stack.compose.diy.json"
+
+
+def _check_diy_record(root: Path, record: dict, project: str) -> list[Finding]:
+    """Compose's record with the diy baseline is compose's record plus the diy service."""
+    diy_record = json.loads((root / DIY_RECORD).read_text())
+    diy = diy_record["backends"].pop("diy", {})
+    problems = []
+    if diy_record != record:
+        problems.append(Finding("consistency", DIY_RECORD, "differs from stack.compose.json"))
+    rest = f"http://diy:{DIY_PORTS['rest']}"
+    if diy.get("endpoints") != {"rest": rest, "metrics": f"{rest}/metrics"}:
+        problems.append(Finding("consistency", DIY_RECORD, "diy endpoints differ"))
+    if diy.get("settings", {}).get("container") != f"{project}-diy-1":
+        problems.append(Finding("consistency", DIY_RECORD, "diy: container is not compose's"))
     return problems
 
 

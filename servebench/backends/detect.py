@@ -23,6 +23,13 @@ def torchserve_implementation(rest: str) -> str:
     return f"torchserve {reply.json()['info']['version']}"
 
 
+def diy_implementation(rest: str) -> str:
+    """The diy baseline's own words, from its /ping answer."""
+    reply = requests.get(f"{rest}/ping", timeout=10)
+    reply.raise_for_status()
+    return reply.json()["implementation"]
+
+
 def tfserving_implementation(rest: str, model: str, version_output: str | None) -> tuple[str, bool]:
     """(implementation, real) for the server answering ``rest``. The emulator says so in every
     reply; a real server is recognised by ``tensorflow_model_server --version``, and without
@@ -48,7 +55,10 @@ def identify(stack: dict, version_output=lambda backend: None, ready=lambda *_: 
         if backend.get("implementation"):
             continue
         rest = backend["endpoints"]["rest"]
-        if name == "torchserve":
+        if name == "diy":  # the baseline names itself in its /ping answer
+            backend["implementation"] = diy_implementation(rest)
+            backend["real"] = True
+        elif name == "torchserve":
             backend["implementation"], backend["real"] = torchserve_implementation(rest), True
         else:
             backend["implementation"], backend["real"] = tfserving_implementation(

@@ -5,4 +5,5 @@ publishes them, and `servebench validate` checks that compose, k8s and Prometheu
 CONTAINER_PORTS = {
     "torchserve": {"rest": 8080, "grpc": 7070, "management": 8081, "metrics": 8082},
     "tfserving": {"grpc": 8500, "rest": 8501},
+    "diy": {"rest": 8000},  # compose.yaml's diy service (profile diy), metrics on /metrics
 }

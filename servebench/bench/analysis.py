@@ -26,10 +26,13 @@ def prometheus_window(prometheus: str, target: str, model: str, start: float, en
 def server_window(
     prometheus: str, server: str, protocol: str, model: str, start: float, end: float
 ) -> dict:
-    """The server's own view of the window: TorchServe's means, TF Serving's histogram."""
+    """The server's own view of the window: TorchServe's means, TF Serving's histogram, the diy
+    server's histogram."""
     span = f"{max(int(round(end - start)), 1)}s"
     if server == "torchserve":
         return _torchserve_window(prometheus, model, span, end)
+    if server == "diy":
+        return _diy_window(prometheus, model, span, end)
     selector = f'model_name="{model}",entrypoint="{protocol.upper()}"'
     histogram = f":tensorflow:serving:request_latency_bucket{{{selector}}}"
     figures = {}
@@ -53,6 +56,32 @@ def server_window(
     figures["latency_ms_mean"] = total / count / 1000 if total is not None and count else None
     figures["requests"] = count
     return {"source": ":tensorflow:serving:request_latency histogram", **figures}
+
+
+def _diy_window(prometheus: str, model: str, span: str, end: float) -> dict:
+    """The diy server's prometheus-client histogram (seconds), successful requests only."""
+    selector = f'model="{model}"'
+    figures = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        value = scalar(
+            prometheus,
+            f"histogram_quantile({q}, sum by (le) "
+            f"(increase(diy_request_latency_seconds_bucket{{{selector}}}[{span}])))",
+            at=end,
+        )
+        figures[f"latency_ms_{name}"] = value * 1000 if value is not None else None
+    sums = {
+        part: scalar(
+            prometheus,
+            f"sum(increase(diy_request_latency_seconds_{part}{{{selector}}}[{span}]))",
+            at=end,
+        )
+        for part in ("sum", "count")
+    }
+    total, count = sums["sum"], sums["count"]
+    figures["latency_ms_mean"] = total / count * 1000 if total is not None and count else None
+    figures["requests"] = count
+    return {"source": "diy_request_latency_seconds histogram", **figures}
 
 
 def _torchserve_window(prometheus: str, model: str, span: str, end: float) -> dict:

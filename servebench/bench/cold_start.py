@@ -25,6 +25,7 @@ from servebench.bench.results import write_json
 from servebench.export.layout import ArtifactLayout
 from servebench.models import ModelSpec
 from servebench.stats import ci95, median
+from servebench.target import BASELINE_SERVERS
 
 COLD_STARTS_FILE = "cold-starts.json"
 READY_TIMEOUT_S = 600.0
@@ -68,7 +69,11 @@ def matching(state_dir: Path, stack: dict) -> tuple[dict | None, str | None]:
         return None, None
     record = json.loads(path.read_text())
     measured = {name: s["implementation"] for name, s in record["servers"].items()}
-    running = {name: b["implementation"] for name, b in stack["backends"].items()}
+    running = {  # cold-start times the two compared servers, never a baseline
+        name: b["implementation"]
+        for name, b in stack["backends"].items()
+        if name not in BASELINE_SERVERS
+    }
     if measured != running:
         return None, (
             f"{path} timed other servers ({measured}) and is left out; run `servebench "

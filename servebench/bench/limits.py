@@ -2,7 +2,8 @@
 
 Each side runs what its server runs, without the server: the .mar's own handler (preprocess,
 inference, postprocess on raw float32 bytes, as TorchServe's worker calls it) and the
-SavedModel's serving_default concrete function (what TF Serving runs). The calls come from as
+SavedModel's serving_default concrete function (what TF Serving runs); for the diy baseline, its
+ONNX model in ONNX Runtime. The calls come from as
 many threads as the served run had users. That is each side's upper bound on this machine; a
 server's throughput divided by it is its serving efficiency. measure_limits runs main() in a
 child process pinned to the servers' CPUs, so it gets exactly their budget.
@@ -32,6 +33,7 @@ from servebench.stats import ci95
 ARTIFACT = {
     "torch": "the .mar's handler: preprocess, inference, postprocess of raw float32",
     "tensorflow": "the SavedModel's serving_default concrete function",
+    "onnxruntime": "the ONNX model in an ONNX Runtime session, one call at a time (the diy server)",
 }
 
 
@@ -131,14 +133,36 @@ def _tf_predict(model: str, artifacts: Path, threads: int):
     return load_savedmodel(get_model(model), artifacts / "tfserving" / model / "1")
 
 
+def _onnx_predict(model: str, artifacts: Path, threads: int):
+    from servebench.export.onnx_model import onnx_session
+    from servebench.models import get_model
+
+    spec = get_model(model)
+    session = onnx_session(ArtifactLayout(artifacts).onnx(model), threads)
+    lock = threading.Lock()  # the diy server runs one inference at a time, as this does
+
+    def predict(batch: np.ndarray):
+        with lock:
+            return session.run([spec.output_name], {spec.input_name: batch})[0]
+
+    return predict
+
+
+BUILDERS = {"torch": _torch_predict, "tensorflow": _tf_predict, "onnxruntime": _onnx_predict}
+
+
 def measure_limits(plan: BenchPlan, stack: dict) -> dict:
-    """Each model's in-process throughput in torch and TF, on the servers' CPUs and threads."""
+    """Each model's in-process throughput in torch and TF (and ONNX Runtime when the diy
+    baseline is measured), on the servers' CPUs and threads."""
     from servebench.bench.monitor import say  # here: the child process needs none of monitor
 
+    frameworks = ["torch", "tensorflow"]
+    if any(target.startswith("diy-") for target in plan.targets):
+        frameworks.append("onnxruntime")
     limits = {}
     for spec in plan.models:
         limits[spec.name] = {}
-        for framework in ("torch", "tensorflow"):
+        for framework in frameworks:
             figures = _limit(stack, spec.name, framework, plan)
             interval = figures.get("rps_ci95")
             spread = f" [{interval['low']:.1f}, {interval['high']:.1f}]" if interval else ""
@@ -182,7 +206,7 @@ def ratio_interval(served: dict | None, limit: dict | None) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servebench-limits")
     parser.add_argument("--model", required=True)
-    parser.add_argument("--framework", choices=["torch", "tensorflow"], required=True)
+    parser.add_argument("--framework", choices=list(ARTIFACT), required=True)
     parser.add_argument("--artifacts", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -192,8 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     from servebench.models import get_model
     from servebench.payloads import sample_batch
 
-    build = _torch_predict if args.framework == "torch" else _tf_predict
-    predict = build(args.model, args.artifacts, args.threads)
+    predict = BUILDERS[args.framework](args.model, args.artifacts, args.threads)
     batch = sample_batch(get_model(args.model), args.batch)
     result = measure(predict, batch, args.seconds, args.concurrency)
     result.update(framework=args.framework, threads=args.threads, batch=args.batch)

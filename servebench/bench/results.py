@@ -22,7 +22,7 @@ from servebench.target import Target
 
 RESULTS_SCHEMA = 1
 RUN_RECORD = "run.json"
-FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow"}
+FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow", "diy": "onnxruntime"}
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
 LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
 ARMS = ("A", "B")  # an A/A run's two arms

@@ -38,6 +38,11 @@ MIN_STEP_S = 2.0  # a step's window lasts at least this long, so its p99 has rep
 
 def check_rollout(spec: ModelSpec, layout: ArtifactLayout, backend: dict) -> None:
     """One line saying what to do, before any load, when the rollout cannot run here."""
+    if backend["name"] not in ("torchserve", "tfserving"):
+        raise UsageError(
+            f"--scenario rollout rolls a version out on TorchServe or TF Serving; {backend['name']}"
+            " has one model and no versions"
+        )
     if backend.get("settings", {}).get("container"):
         raise UsageError(
             "--scenario rollout runs on a local stack (`servebench up`); in containers the "

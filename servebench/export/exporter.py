@@ -1,4 +1,5 @@
-"""Artifacts: from one set of PyTorch weights, a TorchServe .mar and a TF SavedModel, checked."""
+"""Artifacts: from one set of PyTorch weights, a TorchServe .mar, a TF SavedModel and an ONNX
+model (for the diy baseline), checked."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from servebench.models import ModelSpec, torch_defs
 from servebench.models.weights import StateDict, load_state, state_sha256, to_numpy
 
 MANIFEST_SCHEMA = 1
-VERSIONED_PACKAGES = ("torch", "tensorflow", "torchserve", "torch-model-archiver", "numpy")
+VERSIONED_PACKAGES = (
+    "torch", "tensorflow", "torchserve", "torch-model-archiver", "numpy", "onnx", "onnxruntime"
+)  # fmt: skip
 
 Progress = Callable[[str], None]
 
@@ -45,9 +48,10 @@ def export_model(
     progress: Progress = print,
     version: int = FIRST_VERSION,
 ) -> dict:
-    """Write both artifacts and the manifest of model version ``version`` of ``spec``; return
+    """Write the artifacts and the manifest of model version ``version`` of ``spec``; return
     the manifest. Artifacts that already match (same weights, settings, code and package
     versions) are kept as they are, so servers reading them are left alone."""
+    from servebench.export.onnx_model import write_onnx
     from servebench.export.savedmodel import write_savedmodel
     from servebench.export.torchserve import write_mar
 
@@ -67,7 +71,9 @@ def export_model(
         savedmodel = write_savedmodel(
             spec, to_numpy(state), layout.savedmodel(spec.name, version), max_batch
         )
-    with _timed(timings, "parity", progress, f"[{label}] parity through both artifacts"):
+    with _timed(timings, "onnx", progress, f"[{label}] ONNX model (diy baseline)"):
+        onnx = write_onnx(spec, state, layout.onnx(spec.name, version))
+    with _timed(timings, "parity", progress, f"[{label}] parity through every artifact"):
         cases = artifact_parity(spec, layout, version)
     manifest = _manifest(spec, state, weights, max_batch, cases, timings)
     manifest["fingerprint"] = fingerprint
@@ -75,6 +81,7 @@ def export_model(
     manifest["artifacts"] = {
         "torchserve_mar": {"path": str(mar), "bytes": mar.stat().st_size},
         "tf_savedmodel": {"path": str(savedmodel), "bytes": _folder_bytes(savedmodel)},
+        "onnx": {"path": str(onnx), "bytes": onnx.stat().st_size},
     }
     staged = layout.manifest(spec.name, version).with_suffix(".json.tmp")
     staged.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -88,6 +95,7 @@ RECIPE = (
     "models/tf_twins.py",
     "export/savedmodel.py",
     "export/torchserve.py",
+    "export/onnx_model.py",
 )
 
 
@@ -111,21 +119,27 @@ def _matching_manifest(
         manifest = json.loads(layout.manifest(spec.name, version).read_text())
     except (OSError, ValueError):
         return None
-    savedmodel = layout.savedmodel(spec.name, version) / "saved_model.pb"
-    present = all(path.exists() for path in (layout.mar(spec.name, version), savedmodel))
+    artifacts = (
+        layout.mar(spec.name, version),
+        layout.savedmodel(spec.name, version) / "saved_model.pb",
+        layout.onnx(spec.name, version),
+    )
+    present = all(path.exists() for path in artifacts)
     return manifest if present and manifest.get("fingerprint") == fingerprint else None
 
 
 def artifact_parity(
     spec: ModelSpec, layout: ArtifactLayout, version: int = FIRST_VERSION
 ) -> list[ParityCase]:
-    """In-process torch (the exported weights) vs the SavedModel and the .mar, read from disk."""
+    """In-process torch (the exported weights) vs the SavedModel, the .mar and the ONNX model,
+    read from disk."""
+    from servebench.export.onnx_model import load_onnx
     from servebench.export.savedmodel import load_savedmodel
     from servebench.export.torchserve import load_mar
 
     weights, mar = layout.weights(spec.name, version), layout.mar(spec.name, version)
-    savedmodel = layout.savedmodel(spec.name, version)
-    for path in (weights, mar, savedmodel):
+    savedmodel, onnx = layout.savedmodel(spec.name, version), layout.onnx(spec.name, version)
+    for path in (weights, mar, savedmodel, onnx):
         if not path.exists():
             again = "" if version == FIRST_VERSION else f" --version {version}"
             raise UsageError(
@@ -139,7 +153,7 @@ def artifact_parity(
     with tempfile.TemporaryDirectory(prefix="servebench-mar-") as workdir:
         handler = load_mar(mar, Path(workdir))
         cases += compare(spec, reference, handler, "torchserve-handler (.mar)")
-    return cases
+    return cases + compare(spec, reference, load_onnx(spec, onnx), "onnxruntime (.onnx, diy)")
 
 
 def torch_predict(spec: ModelSpec, state: StateDict) -> Callable:

@@ -38,5 +38,9 @@ class ArtifactLayout:
     def weights(self, name: str, version: int = FIRST_VERSION) -> Path:
         return self.model_dir(name, version) / "weights.pt"
 
+    def onnx(self, name: str, version: int = FIRST_VERSION) -> Path:
+        """The diy server's model: ONNX with a dynamic batch dimension."""
+        return self.model_dir(name, version) / "model.onnx"
+
     def manifest(self, name: str, version: int = FIRST_VERSION) -> Path:
         return self.model_dir(name, version) / "manifest.json"

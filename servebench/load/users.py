@@ -19,7 +19,7 @@ from gevent.pool import Group
 from locust import FastHttpUser, User, constant, events, tag, task
 from locust.runners import MasterRunner
 
-from servebench.clients import ClientError, client_options, make_client
+from servebench.clients import ClientError, client_options, make_client, stack_targets
 from servebench.load.answers import AnswerKey
 from servebench.load.recorder import LoadFailure, RequestRecorder
 from servebench.load.shapes import rate_share_at, scenario_phases
@@ -228,6 +228,13 @@ class TFServingGrpcUser(_GrpcUser):
     predict = _predict_task(target)
 
 
+class DiyRestUser(_RestUser):
+    """The diy baseline (`up --with-diy`); kept only where the stack runs it."""
+
+    target = "diy-rest"
+    predict = _predict_task(target)
+
+
 def select_targets(environment) -> None:
     """Keep the user classes --sb-target names or, without it, those whose target --tags names.
 
@@ -239,10 +246,17 @@ def select_targets(environment) -> None:
     if not wanted:
         wanted = set(getattr(options, "tags", None) or ())
     stack = read_stack(options.sb_stack)
+    present = stack_targets(stack)
     kept = []
     for user_class in environment.user_classes:
         if (wanted and user_class.target not in wanted) or user_class.target in excluded:
             continue
+        if user_class.target not in present:
+            if wanted:
+                raise SystemExit(
+                    f"the stack has no {user_class.target}: start it with `up --with-diy`"
+                )
+            continue  # a baseline the stack was started without
         if Target.parse(user_class.target).protocol == "rest":
             user_class.host = stack.endpoint(user_class.target)
         kept.append(user_class)
@@ -296,4 +310,5 @@ def start_recorder(environment) -> None:
 
 
 __all__ = ["TorchServeRestUser", "TorchServeGrpcUser", "TFServingRestUser", "TFServingGrpcUser",
-           "events", "mark_schedule", "select_targets", "start_recorder"]  # fmt: skip
+           "DiyRestUser", "events", "mark_schedule", "select_targets",
+           "start_recorder"]  # fmt: skip

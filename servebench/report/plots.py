@@ -19,6 +19,7 @@ STYLE = {
     "torchserve-grpc": "C0--",
     "tfserving-rest": "C1-",
     "tfserving-grpc": "C1--",
+    "diy-rest": "C2:",  # the baseline: its own colour, dotted
 }
 
 

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from servebench.clients import ALL_TARGETS
 from servebench.report.plots import (
     latency_cdf,
     latency_vs_load,
     operations_over_time,
     throughput_over_time,
 )
-from servebench.report.verdict import NAMES, Finding, remedies, server_names
+from servebench.report.verdict import BASELINES, NAMES, Finding, remedies, server_names
 from servebench.target import Target
 
 WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
@@ -245,6 +246,52 @@ def targets_section(data) -> list:
     ]
     blocks += [("p", f"Warning: {w}") for w in warnings]
     return blocks
+
+
+NO_BASELINE = (
+    "The diy baseline was not measured in this run: `servebench up --with-diy`, then "
+    "`servebench bench --targets torchserve-rest,tfserving-rest,diy-rest` puts a small web app "
+    "of your own beside the servers."
+)
+
+
+def baseline_section(data) -> list:
+    """The diy arm beside the servers' REST endpoints: what a dedicated server buys over a
+    small web app of one's own. Shown, never judged: the verdict leaves it out."""
+    entries = data.results["targets"]
+    baselines = [e for e in entries if e["server"] in BASELINES]
+    if not baselines:
+        return [("p", NO_BASELINE)]
+    rows = []
+    for diy in baselines:
+        diy_rps = _median_of(diy, "achieved_rps")
+        for entry in entries:
+            if entry["model"] != diy["model"] or entry["protocol"] != "rest":
+                continue
+            rps = _median_of(entry, "achieved_rps")
+            ratio = f"{rps / diy_rps:.2f}x" if rps and diy_rps else "--"
+            rows.append(
+                [
+                    entry["model"],
+                    entry["target"],
+                    entry["implementation"],
+                    _ci((entry.get("summary") or {}).get("achieved_rps")),
+                    _ci((entry.get("summary") or {}).get("latency_ms_p99")),
+                    "1 (the baseline)" if entry is diy else ratio,
+                ]
+            )
+    text = (
+        "A third arm, outside the verdict: the same model exported to ONNX, run by ONNX Runtime "
+        "inside a small Starlette app under uvicorn, on the same CPUs and threads, REST only. "
+        "It asks what a dedicated server buys over wrapping the model in a web app of your own. "
+        "Last column: each REST endpoint's throughput over the baseline's."
+    )
+    head = ["model", "target", "implementation", "req/s", "p99 ms", "req/s vs diy"]
+    return with_weak_note([("p", text), ("table", head, rows)])
+
+
+def _median_of(entry: dict, key: str) -> float | None:
+    return ((entry.get("summary") or {}).get(key) or {}).get("median")
 
 
 def _efficiency(entry: dict) -> str:
@@ -546,7 +593,9 @@ def deployment_section(data) -> list:
     blocks += _cold_starts(data.results.get("cold_starts"))
     idle = data.results.get("idle_rss_mb", {})
     memory = []
-    for server in ("torchserve", "tfserving"):
+    measured = {entry["server"] for entry in data.results["targets"]}
+    baselines = [server for server in BASELINES if server in idle or server in measured]
+    for server in ("torchserve", "tfserving", *baselines):
         loaded = [
             r["resources"].get("server_rss_mb_max")
             for e in data.results["targets"]
@@ -565,13 +614,18 @@ def deployment_section(data) -> list:
             model,
             f"{a['artifacts']['torchserve_mar']['bytes'] / 1e6:.1f}",
             f"{a['artifacts']['tf_savedmodel']['bytes'] / 1e6:.1f}",
+            _megabytes(a["artifacts"].get("onnx")),
         ]
         for model, a in data.artifacts.items()
     ]
-    blocks.append(("table", ["model", ".mar MB", "SavedModel MB"], sizes))
+    blocks.append(("table", ["model", ".mar MB", "SavedModel MB", "ONNX MB (diy)"], sizes))
     blocks += _rest_vs_grpc(data, names)
     blocks += _bad_input_summary(data)
     return blocks
+
+
+def _megabytes(artifact: dict | None) -> str:
+    return f"{artifact['bytes'] / 1e6:.1f}" if artifact else "--"
 
 
 def _footprint(footprint: dict, names: dict[str, str]) -> list:
@@ -655,10 +709,7 @@ def bad_input_appendix(data) -> list:
     if not data.bad_inputs:
         return [("p", NO_BAD_INPUTS)]
     results = data.bad_inputs["results"]
-    targets = sorted(
-        {r["target"] for r in results},
-        key=["torchserve-rest", "torchserve-grpc", "tfserving-rest", "tfserving-grpc"].index,
-    )
+    targets = sorted({r["target"] for r in results}, key=ALL_TARGETS.index)
     rows = []
     for model in sorted({r["model"] for r in results}):
         for case in dict.fromkeys(r["case"] for r in results):
@@ -723,6 +774,7 @@ SECTIONS = {
     "Setup": setup_section,
     "Same model": parity_section,
     "Per-target results": targets_section,
+    "The diy baseline": baseline_section,
     "Operations": operations_section,
     "Knee": knee_section,
     "Plots": plots_section,

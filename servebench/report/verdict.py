@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servebench.target import Target
+from servebench.target import BASELINE_SERVERS, Target
 
 SERVERS = ("torchserve", "tfserving")
-NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving", "A": "arm A", "B": "arm B"}
+# The baselines (`up --with-diy`) are measured and reported beside the servers, and never take
+# part in their verdict: not as a side, not as a reason to withhold it.
+BASELINES = BASELINE_SERVERS
+NAMES = {
+    "torchserve": "TorchServe",
+    "tfserving": "TF Serving",
+    "diy": "diy baseline",
+    "A": "arm A",
+    "B": "arm B",
+}
 ARMS = ("A", "B")  # the two sides of an A/A run: one target, measured twice
 SINGLE_SAMPLE_MARGIN = 1.25  # with one measurement, only a 25% difference is called
 MIN_EFFECT = 1.05  # below a 5% difference no winner is named, however narrow the intervals
@@ -57,7 +66,9 @@ def _blocking(results: dict) -> list[tuple[str, str]]:
     """(reason, the command that lifts it) for every reason no winner may be named."""
     reasons = []
     emulated = [
-        name for name, impl in results.get("implementations", {}).items() if "emulator" in impl
+        name
+        for name, impl in results.get("implementations", {}).items()
+        if "emulator" in impl and name not in BASELINES
     ]
     if emulated or not results.get("verdict_allowed", False):
         reasons.append(
@@ -68,7 +79,7 @@ def _blocking(results: dict) -> list[tuple[str, str]]:
                 REAL_TF_SERVING,
             )
         )
-    measured = results.get("targets", []) + results.get("knee", [])
+    measured = _compared(results.get("targets", []) + results.get("knee", []))
     near = [
         f"{t['model']} {t['target']}" + (" (knee probes)" if "probes" in t else "")
         for t in measured
@@ -93,7 +104,7 @@ def _blocking(results: dict) -> list[tuple[str, str]]:
     broken = [
         f"{case['candidate']} ({case['model']}, batch {case['batch']})"
         for case in results.get("parity", {}).get("endpoints", [])
-        if not case.get("passed", True)
+        if not case.get("passed", True) and not _is_baseline(case["candidate"].split(" ")[0])
     ]
     if broken:
         reasons.append(
@@ -105,6 +116,15 @@ def _blocking(results: dict) -> list[tuple[str, str]]:
             )
         )
     return reasons
+
+
+def _is_baseline(target: str) -> bool:
+    return Target.parse(target).server in BASELINES
+
+
+def _compared(entries: list[dict]) -> list[dict]:
+    """The entries of the compared servers' targets: a baseline's are left out."""
+    return [entry for entry in entries if not _is_baseline(entry["target"])]
 
 
 def compare_intervals(
@@ -171,7 +191,7 @@ def findings(results: dict, stack: dict | None, bad_inputs: dict | None) -> list
     rows = []
     by_key = {
         (t["model"], t["arm"] if aa else t["server"], t["protocol"]): t
-        for t in results.get("targets", [])
+        for t in _compared(results.get("targets", []))
     }
     scopes = sorted({(model, protocol) for model, _, protocol in by_key})
     # An operations scenario offers each server load relative to its own knee, and injects an
@@ -411,6 +431,8 @@ def _robustness(bad_inputs: dict) -> Finding:
     problems = {server: 0 for server in SERVERS}
     for result in bad_inputs["results"]:
         server = Target.parse(result["target"]).server
+        if server not in problems:
+            continue  # a baseline's answers are shown, never scored against the servers
         bad_status = result["status"].startswith("HTTP 5") or result["status"] in (
             "INTERNAL",
             "UNKNOWN",
