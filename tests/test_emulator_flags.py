@@ -78,3 +78,23 @@ def test_model_folders_are_watched_as_tf_serving_watches_them(artifacts, tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_pinned_version_policy_serves_that_version_only(artifacts, tmp_path):
+    """The containers' config pins version 1, as TorchServe's container serves version 1's
+    archive: a version 2 beside it is not loaded."""
+    from servebench.backends.tfserving_emulator.servables import ServableRegistry
+
+    base = tmp_path / "mlp"
+    shutil.copytree(artifacts.savedmodel("mlp"), base / "1")
+    shutil.copytree(base / "1", base / "2")
+    config = tmp_path / "models.config"
+    config.write_text(
+        'model_config_list { config { name: "mlp" base_path: "' + str(base) + '" '
+        'model_platform: "tensorflow" model_version_policy { specific { versions: 1 } } } }\n'
+    )
+    assert [
+        s.version for s in ServableRegistry.from_config_file(config, log=str).status("mlp")
+    ] == [1]
+    unpinned = ServableRegistry({"mlp": base}, log=str)
+    assert [s.version for s in unpinned.status("mlp")] == [2]

@@ -85,12 +85,17 @@ class Servable:
 
 class ServableRegistry:
     """The models to serve, by name and base path. As TF Serving's default version policy does,
-    the newest numeric version folder of each is loaded and the others unloaded; ``refresh``
-    looks again (the server calls it every --file_system_poll_wait_seconds)."""
+    the newest numeric version folder of each is loaded and the others unloaded; a model whose
+    config pins specific versions (model_version_policy { specific { versions: N } }) considers
+    those only. ``refresh`` looks again (the server calls it every
+    --file_system_poll_wait_seconds)."""
 
-    def __init__(self, bases: dict[str, Path], log=print) -> None:
+    def __init__(
+        self, bases: dict[str, Path], log=print, pinned: dict[str, set[int]] | None = None
+    ) -> None:
         self.bases = bases
         self.log = log
+        self.pinned = pinned or {}
         self.servables: dict[str, dict[int, Servable]] = {name: {} for name in bases}
         self.refresh()
 
@@ -98,11 +103,17 @@ class ServableRegistry:
     def from_config_file(cls, config_file: Path, log=print) -> ServableRegistry:
         config = model_server_config_pb2.ModelServerConfig()
         text_format.Parse(config_file.read_text(), config)
-        return cls({m.name: Path(m.base_path) for m in config.model_config_list.config}, log)
+        models = config.model_config_list.config
+        pinned = {
+            m.name: set(m.model_version_policy.specific.versions)
+            for m in models
+            if m.model_version_policy.WhichOneof("policy_choice") == "specific"
+        }
+        return cls({m.name: Path(m.base_path) for m in models}, log, pinned)
 
     def refresh(self) -> None:
         for name, base in self.bases.items():
-            latest = _latest_version(base)
+            latest = _latest_version(base, self.pinned.get(name))
             loaded = self.servables[name]
             if latest is None:
                 if loaded:
@@ -145,8 +156,9 @@ class ServableRegistry:
         return [versions[version]]
 
 
-def _latest_version(base: Path) -> int | None:
-    """The highest numeric version folder that holds a saved_model.pb, or None."""
+def _latest_version(base: Path, allowed: set[int] | None = None) -> int | None:
+    """The highest numeric version folder (of ``allowed``, if given) that holds a
+    saved_model.pb, or None."""
     try:
         versions = [
             int(p.name)
@@ -155,7 +167,7 @@ def _latest_version(base: Path) -> int | None:
         ]
     except OSError:
         return None
-    return max(versions, default=None)
+    return max((v for v in versions if allowed is None or v in allowed), default=None)
 
 
 def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
