@@ -20,6 +20,8 @@ def test_artifacts_compute_the_same_function(artifacts, name):
         ("tf-savedmodel (in-process)", 8),
         ("torchserve-handler (.mar)", 1),
         ("torchserve-handler (.mar)", 8),
+        ("onnxruntime (.onnx, diy)", 1),
+        ("onnxruntime (.onnx, diy)", 8),
     }
     for case in cases:
         assert case.max_abs_diff < TOLERANCE, case
@@ -31,7 +33,7 @@ def test_artifacts_compute_the_same_function(artifacts, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_manifest_records_the_parity_that_export_measured(artifacts, name):
     manifest = json.loads(artifacts.manifest(name).read_text())
-    assert len(manifest["parity"]) == 4
+    assert len(manifest["parity"]) == 6  # SavedModel, .mar and ONNX, at batch 1 and 8
     assert all(case["passed"] and case["max_abs_diff"] < TOLERANCE for case in manifest["parity"])
 
 
