@@ -231,9 +231,12 @@ def test_interrupt_keeps_partial_results_and_stops_locust(stack, tmp_path):
     command = [sys.executable, "-m", "servebench", "bench", "--state-dir", stack["state_dir"],
                "--out", str(tmp_path), "--model", "mlp", "--duration", "30s", "--warmup", "1s",
                "--repeat", "1", "--users", "1", "--no-limits"]  # fmt: skip
+    # Ctrl-C as a terminal delivers it: a test run started in the background (`make test &`)
+    # inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored.
     process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob("*/mlp/*/test_start.json")):
         time.sleep(0.5)
