@@ -27,6 +27,7 @@ install: $(INSTALLED)
 # Reinstalls only when the pins, the installer or the .proto files change, so a second
 # `make test` is quick. The gRPC stubs are generated here, never committed.
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt pyproject.toml scripts/install.sh \
+		requirements-onnx2tf.txt scripts/install-onnx2tf.sh \
 		$(wildcard protos/servebench/generated/*.proto)
 	bash scripts/install.sh $(VENV)
 	touch $@

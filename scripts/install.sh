@@ -88,6 +88,9 @@ else
         || { echo "servebench: checkov did not install; see the pip output above" >&2; exit 2; }
 fi
 
+# onnx2tf (`export --model-file`'s ONNX -> SavedModel converter) pins its own TensorFlow.
+bash scripts/install-onnx2tf.sh "$VENV"
+
 echo "servebench: generating gRPC stubs from protos/ into servebench/generated/"
 "$VENV/bin/python" -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. \
     protos/servebench/generated/*.proto

@@ -17,7 +17,7 @@ from servebench.errors import CheckFailed, UsageError
 from servebench.load import options as load
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, MODELS
 
-MODEL_CHOICES = [*MODELS, "all"]
+MODEL_HELP = f"{', '.join(MODELS)}, all, or a model exported with --model-file"
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -65,8 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _export_parser(commands) -> None:
     export = commands.add_parser("export", help="build the TorchServe .mar and TF SavedModel")
-    _model_option(export, default="resnet18")
+    export.add_argument("--model", help=f"{MODEL_HELP}: with --model-file, the name to give it "
+                        "(default: resnet18, or the file's name)")  # fmt: skip
     export.add_argument("--weights", type=Path, help="a PyTorch state_dict for the same topology")
+    export.add_argument(
+        "--model-file",
+        type=Path,
+        help="your own model: a .py file defining a torch.nn.Module class",
+    )
+    export.add_argument(
+        "--class",
+        dest="class_name",
+        help="the model's class in --model-file (default: its only nn.Module)",
+    )
+    export.add_argument(
+        "--input-shape", type=_shape, help="with --model-file: one sample's shape, e.g. 3,32,32"
+    )
+    export.add_argument("--atol", type=_positive_float,
+                        help="with --model-file: the parity tolerance (default: 1e-4)")  # fmt: skip
     export.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact folder")
     export.add_argument(
         "--seed",
@@ -184,7 +200,7 @@ def _probe_bad_inputs_parser(commands) -> None:
     probe = commands.add_parser(
         "probe-bad-inputs", help="send bad inputs to all four endpoints; show who answers how"
     )
-    probe.add_argument("--model", choices=list(MODELS), help="default: every model served")
+    probe.add_argument("--model", help=f"{MODEL_HELP} (default: every model served)")
     probe.add_argument("--out", type=Path, help="JSON results (default: STATE_DIR/bad-inputs.json)")
     _state_option(probe)
 
@@ -194,7 +210,7 @@ def _bench_parser(commands) -> None:
     bench.set_defaults(**dataclasses.asdict(BenchOptions()))  # one place for the defaults
     bench.add_argument("--scenario", help="a file in loadtest/scenarios/: "
                        "steady, ramp, spike, soak, poisson or fault")  # fmt: skip
-    bench.add_argument("--model", choices=MODEL_CHOICES, help="default: every model served")
+    bench.add_argument("--model", help=f"{MODEL_HELP} (default: every model served)")
     bench.add_argument(
         "--targets",
         help=f"comma-separated, any of: {', '.join(TARGETS)} (default: these four), and "
@@ -271,7 +287,7 @@ def _calibrate_parser(commands) -> None:
         "--duration", type=_seconds, default=10.0, help="per case (default: 10s)"
     )
     calibrate.add_argument("--users", type=_positive_int, default=32, help="concurrent users")
-    calibrate.add_argument("--model", choices=MODEL_CHOICES, help="default: every model")
+    calibrate.add_argument("--model", help=f"{MODEL_HELP} (default: the reference models)")
     calibrate.add_argument(
         "--workers", type=int, default=0, help="Locust worker processes (default: 0, one process)"
     )
@@ -321,9 +337,8 @@ def _demo_parser(commands) -> None:
 def _model_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--model",
-        choices=MODEL_CHOICES,
         default=default,
-        help=f"reference model (default: {default})",
+        help=f"{MODEL_HELP} (default: {default})",
     )
 
 
@@ -361,6 +376,28 @@ def _version() -> str:
         return metadata.version("servebench")
     except metadata.PackageNotFoundError:
         return "(not installed: run `make install`)"
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        dims = ()
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shape; give positive sizes separated by commas, e.g. 3,32,32"
+        )
+    return dims
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -30,23 +30,56 @@ from servebench.target import Target
 
 
 def export_command(
-    model: str, out: Path, weights: Path | None, seed: int, max_batch: int, version: int = 1
+    model: str | None,
+    out: Path,
+    weights: Path | None,
+    seed: int,
+    max_batch: int,
+    version: int = 1,
+    model_file: Path | None = None,
+    class_name: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    atol: float | None = None,
 ) -> int:
     from servebench.export.exporter import ensure_writable, export_model  # torch: only here
     from servebench.models.weights import load_state, seeded_state
 
-    specs = select_models(model)
+    ensure_writable(out)
+    if model_file is None:
+        if class_name or input_shape or atol is not None:
+            raise UsageError("--class, --input-shape and --atol describe a --model-file")
+        specs = select_models(model or "resnet18", out)
+    else:
+        specs = [_user_model(model_file, class_name, input_shape, model, atol, out)]
     if weights is not None and len(specs) > 1:
         raise UsageError("--weights fits one architecture; pick it with --model resnet18 or mlp")
-    ensure_writable(out)
     layout = ArtifactLayout(out)
     cases: list[ParityCase] = []
     for spec in specs:
-        state = load_state(spec.name, weights) if weights else seeded_state(spec.name, seed)
+        state = load_state(spec, weights) if weights else seeded_state(spec, seed)
         manifest = export_model(spec, state, layout, max_batch, version=version)
         cases += [ParityCase(**_case_fields(case)) for case in manifest["parity"]]
         print_artifacts(manifest, layout.manifest(spec.name, version))
     return _report_parity(cases)
+
+
+def _user_model(
+    model_file: Path,
+    class_name: str | None,
+    input_shape: tuple[int, ...] | None,
+    name: str | None,
+    atol: float | None,
+    out: Path,
+):
+    """The spec of a user's model, recorded in the artifact folder ``out``."""
+    from servebench.models import DEFAULT_ATOL
+    from servebench.models.custom import describe_model_file, register
+
+    if input_shape is None:
+        raise UsageError("--model-file needs --input-shape, one sample's shape, e.g. 3,32,32")
+    name = name or model_file.stem.lower().replace(".", "_")
+    spec = describe_model_file(model_file, class_name, input_shape, name, atol or DEFAULT_ATOL)
+    return register(spec, out)
 
 
 def parity_command(
@@ -58,7 +91,9 @@ def parity_command(
     if endpoints:
         return endpoint_parity_command(state_dir)
     layout = ArtifactLayout(artifacts)
-    cases = [case for spec in select_models(model) for case in artifact_parity(spec, layout)]
+    cases = [
+        case for spec in select_models(model, artifacts) for case in artifact_parity(spec, layout)
+    ]
     return _report_parity(cases)
 
 
@@ -90,7 +125,7 @@ def cold_start_command(
     from servebench.bench import cold_start
 
     layout = ArtifactLayout(artifacts)
-    models = select_models(model)
+    models = select_models(model, artifacts)
     require_artifacts(models, layout)
     budget = server_budget(server_cpus, server_threads)
     binary = find_binary(tfserving_bin)
@@ -132,7 +167,7 @@ def up_command(
 
         connect()  # one clear line, before anything starts, when no engine answers
     require_artifacts(
-        select_models(model), ArtifactLayout(artifacts), with_diy
+        select_models(model, artifacts), ArtifactLayout(artifacts), with_diy
     )  # before "starting"
     plan_options = {
         **server_budget(server_cpus, server_threads),
@@ -153,7 +188,7 @@ def up_command(
         flush=True,
     )
     stack = up(
-        select_models(model),
+        select_models(model, artifacts),
         ArtifactLayout(artifacts),
         state_dir,
         plan_options,
@@ -238,7 +273,8 @@ def demo_summary(run_dir: Path, knee_dir: Path | None = None) -> str:
 
 def _case_fields(case: dict) -> dict:
     return {
-        key: case[key] for key in ("model", "candidate", "batch", "max_abs_diff", "max_rel_diff")
+        key: case[key]
+        for key in ("model", "candidate", "batch", "max_abs_diff", "max_rel_diff", "tolerance")
     }
 
 
@@ -260,7 +296,7 @@ def probe_bad_inputs_command(model: str | None, state_dir: Path, out: Path | Non
     from servebench import probe
 
     stack = load_stack(state_dir)
-    specs = select_models(model) if model else stack_models(stack)
+    specs = select_models(model, Path(stack["artifacts"])) if model else stack_models(stack)
     unknown = [spec.name for spec in specs if spec.name not in stack["models"]]
     if unknown:
         raise UsageError(
@@ -429,7 +465,7 @@ def _bench_targets(text: str, stack: dict) -> list[str]:
 
 
 def _bench_models(model: str | None, stack: dict) -> list:
-    specs = select_models(model) if model else stack_models(stack)
+    specs = select_models(model, Path(stack["artifacts"])) if model else stack_models(stack)
     missing = [spec.name for spec in specs if spec.name not in stack["models"]]
     if missing:
         raise UsageError(
@@ -505,12 +541,16 @@ def calibrate_command(
     server = cpus.parse(server_cpus) if server_cpus else server_default
     loadgen = cpus.parse(loadgen_cpus) if loadgen_cpus else loadgen_default
     try:
-        prometheus = load_stack(state_dir)["monitoring"]["prometheus"]["endpoints"]["http"]
+        stack = load_stack(state_dir)
     except UsageError:
-        prometheus = None
-    models = [spec.name for spec in select_models(model or "all")]
+        stack = {}
+    prometheus = stack["monitoring"]["prometheus"]["endpoints"]["http"] if stack else None
+    artifacts = (
+        Path(stack["artifacts"]) if stack.get("artifacts") else None
+    )  # a user's model is described there
+    models = [spec.name for spec in select_models(model or "all", artifacts)]
     cases = every_case(models, loadgen, workers)
-    known = calibrate(state_dir, cases, duration, server, prometheus, users)
+    known = calibrate(state_dir, cases, duration, server, prometheus, users, artifacts)
     for case in cases:
         figures = known[case.key]
         print(f"load generator ceiling, {case.describe()}: {figures['ceiling_rps']:.0f} req/s "

@@ -19,7 +19,7 @@ def endpoint_parity(stack: dict) -> list[ParityCase]:
     layout = ArtifactLayout(stack.artifacts)
     cases = []
     for spec in stack_models(stack):
-        reference = torch_predict(spec, load_state(spec.name, layout.weights(spec.name)))
+        reference = torch_predict(spec, load_state(spec, layout.weights(spec.name)))
         for target in stack_targets(stack):
             implementation = stack.backends[Target.parse(target).server]["implementation"]
             with make_client(target, stack, spec) as client:

@@ -66,7 +66,7 @@ def stack_identity(stack: dict) -> dict:
 
 
 def stack_models(stack: dict) -> list[ModelSpec]:
-    return [get_model(name) for name in stack["models"]]
+    return [get_model(name, Path(stack["artifacts"])) for name in stack["models"]]
 
 
 def up(

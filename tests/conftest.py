@@ -23,7 +23,7 @@ def artifacts(tmp_path_factory) -> ArtifactLayout:
     """Both models exported once, with default seeded weights, for the whole session."""
     layout = ArtifactLayout(tmp_path_factory.mktemp("artifacts"))
     for spec in MODELS.values():
-        export_model(spec, seeded_state(spec.name, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+        export_model(spec, seeded_state(spec, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
     return layout
 
 

@@ -129,7 +129,9 @@ def test_the_mar_handler_in_process_answers_like_the_server(artifacts):
     batch = sample_batch(spec, 3, 0)
     (reply,) = _torch_predict("mlp", artifacts.root, 1)(batch)
     through_handler = np.frombuffer(reply, dtype="<f4").reshape(3, -1)
-    eager = torch_predict(spec, load_state("mlp", artifacts.root / "mlp" / "weights.pt"))(batch)
+    eager = torch_predict(spec, load_state(MODELS["mlp"], artifacts.root / "mlp" / "weights.pt"))(
+        batch
+    )
     np.testing.assert_allclose(through_handler, eager, rtol=1e-6, atol=1e-6)
 
 

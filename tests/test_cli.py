@@ -18,7 +18,7 @@ def assert_one_line_error(result, *fragments: str) -> None:
 
 def test_unknown_model():
     result = run_cli("export", "--model", "vgg16")
-    assert_one_line_error(result, "invalid choice: 'vgg16'", "resnet18", "--help")
+    assert_one_line_error(result, "unknown model 'vgg16'", "resnet18", "--model-file")
 
 
 def test_unwritable_out(tmp_path):
@@ -71,10 +71,11 @@ def test_missing_weights_file(tmp_path):
 def test_weights_of_another_architecture(tmp_path):
     import torch
 
+    from servebench.models import MODELS
     from servebench.models.weights import seeded_state
 
     weights = tmp_path / "mlp.pt"
-    torch.save(seeded_state("mlp", 0), weights)
+    torch.save(seeded_state(MODELS["mlp"], 0), weights)
     result = run_cli(
         "export", "--model", "resnet18", "--weights", str(weights), "--out", str(tmp_path / "out")
     )

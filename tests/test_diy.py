@@ -31,7 +31,7 @@ MLP = MODELS["mlp"]
 def mlp_artifacts(tmp_path_factory) -> ArtifactLayout:
     """mlp alone: the small model keeps this module quick."""
     layout = ArtifactLayout(tmp_path_factory.mktemp("diy-artifacts"))
-    export_model(MLP, seeded_state("mlp", 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    export_model(MLP, seeded_state(MLP, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
     return layout
 
 

@@ -34,7 +34,7 @@ def test_parity_through_all_four_endpoints(stack):
 def test_alternative_encodings_give_the_same_logits(stack, artifacts, target, options):
     spec = MODELS["mlp"]
     batch = sample_batch(spec, 3, seed=11)
-    reference = torch_predict(spec, load_state("mlp", artifacts.weights("mlp")))(batch)
+    reference = torch_predict(spec, load_state(MODELS["mlp"], artifacts.weights("mlp")))(batch)
     with make_client(target, stack, spec, **options) as client:
         np.testing.assert_allclose(client.predict(batch), reference, atol=1e-5)
 

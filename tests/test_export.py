@@ -14,12 +14,16 @@ from .conftest import run_cli
 
 @pytest.mark.parametrize("name", MODELS)
 def test_same_seed_gives_same_weights(name):
-    assert state_sha256(seeded_state(name, 3)) == state_sha256(seeded_state(name, 3))
-    assert state_sha256(seeded_state(name, 3)) != state_sha256(seeded_state(name, 4))
+    assert state_sha256(seeded_state(MODELS[name], 3)) == state_sha256(
+        seeded_state(MODELS[name], 3)
+    )
+    assert state_sha256(seeded_state(MODELS[name], 3)) != state_sha256(
+        seeded_state(MODELS[name], 4)
+    )
 
 
 def test_batchnorm_statistics_are_randomised():
-    state = seeded_state("resnet18", 0)
+    state = seeded_state(MODELS["resnet18"], 0)
     assert state["bn1.running_mean"].abs().max() > 0.01
     assert (state["bn1.running_var"] - 1).abs().max() > 0.01
 
@@ -46,7 +50,7 @@ def test_manifest_describes_the_artifacts(artifacts, name):
         "dtype": "float32",
     }
     assert manifest["output"]["shape"] == [-1, spec.num_outputs]
-    assert manifest["weights_sha256"] == state_sha256(seeded_state(name, 0))
+    assert manifest["weights_sha256"] == state_sha256(seeded_state(MODELS[name], 0))
     assert manifest["versions"]["torch"].startswith("2.13.0")
     assert manifest["versions"]["tensorflow"] == "2.20.0"
     assert manifest["artifacts"]["torchserve_mar"]["bytes"] > 0
@@ -93,7 +97,7 @@ def test_a_second_export_of_the_same_model_keeps_the_artifacts(tmp_path):
     from servebench.export.layout import ArtifactLayout
 
     layout, said = ArtifactLayout(tmp_path), []
-    state = seeded_state("mlp", 0)
+    state = seeded_state(MODELS["mlp"], 0)
     export_model(MODELS["mlp"], state, layout, DEFAULT_MAX_BATCH, said.append)
     files = [layout.mar("mlp"), layout.savedmodel("mlp") / "saved_model.pb", layout.weights("mlp")]
     before = [(path.stat().st_ino, path.stat().st_mtime_ns) for path in files]
@@ -110,7 +114,9 @@ def test_a_changed_export_swaps_the_version_in_without_a_gap(tmp_path):
     from servebench.export.layout import ArtifactLayout
 
     layout = ArtifactLayout(tmp_path)
-    export_model(MODELS["mlp"], seeded_state("mlp", 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    export_model(
+        MODELS["mlp"], seeded_state(MODELS["mlp"], 0), layout, DEFAULT_MAX_BATCH, lambda _: None
+    )
     version = layout.savedmodel("mlp")
     variables = version / "variables" / "variables.data-00000-of-00001"
     first = variables.read_bytes()
@@ -126,7 +132,7 @@ def test_a_changed_export_swaps_the_version_in_without_a_gap(tmp_path):
     watcher.start()
     try:
         export_model(
-            MODELS["mlp"], seeded_state("mlp", 1), layout, DEFAULT_MAX_BATCH, lambda _: None
+            MODELS["mlp"], seeded_state(MODELS["mlp"], 1), layout, DEFAULT_MAX_BATCH, lambda _: None
         )
     finally:
         done.set()

@@ -40,7 +40,7 @@ def test_manifest_records_the_parity_that_export_measured(artifacts, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_parity_catches_one_changed_weight(artifacts, name):
     spec = MODELS[name]
-    state = load_state(name, artifacts.weights(name))
+    state = load_state(MODELS[name], artifacts.weights(name))
     last_bias = [key for key in state if key.endswith("bias")][-1]
     state[last_bias] = state[last_bias] + torch.full_like(state[last_bias], 1e-3)
     cases = compare(

@@ -24,7 +24,7 @@ def two_versions(tmp_path_factory):
     """mlp version 1 (seed 0) and version 2 (seed 1), and a stack serving version 1."""
     layout = ArtifactLayout(tmp_path_factory.mktemp("versions"))
     spec = get_model("mlp")
-    export_model(spec, seeded_state("mlp", 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    export_model(spec, seeded_state(spec, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
     result = run_cli("export", "--model", "mlp", "--version", "2", "--seed", "1",
                      "--out", str(layout.root))  # fmt: skip
     assert result.returncode == 0, result.stderr

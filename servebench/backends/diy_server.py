@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     layout = ArtifactLayout(args.artifacts)
     # Loaded before the port opens: whatever answers /ping can serve.
     names = [name for option in args.model for name in option.split(",") if name]
-    models = {name: ServedModel(get_model(name), layout, args.threads) for name in names}
+    models = {
+        name: ServedModel(get_model(name, layout.root), layout, args.threads) for name in names
+    }
     config = uvicorn.Config(
         build_app(models), host=args.host, port=args.port, log_level="warning", access_log=False
     )

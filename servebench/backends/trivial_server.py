@@ -19,7 +19,7 @@ import grpc
 
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.generated import torchserve_inference_pb2 as inference
-from servebench.models import MODELS
+from servebench.models import MODELS, ModelSpec
 
 READY = "trivial endpoint"  # the first words it prints once both ports listen
 
@@ -100,6 +100,8 @@ class TrivialServer:
     rest_port: int
     grpc_port: int
 
+    artifacts: Path | None = None  # where a user's models are described, for Locust
+
     def stack(self) -> dict:
         """A stack record in which this endpoint stands in for TorchServe, whose REST and gRPC
         predict APIs it speaks: Locust's TorchServe users aim at it unchanged."""
@@ -108,20 +110,29 @@ class TrivialServer:
             "grpc": f"{LOCALHOST}:{self.grpc_port}",
         }
         backend = {"implementation": READY, "real": True, "pid": self.pid, "endpoints": endpoints}
-        return {"backends": {"torchserve": backend}}
+        record = {"backends": {"torchserve": backend}}
+        return record | ({"artifacts": str(self.artifacts)} if self.artifacts else {})
 
 
 @contextmanager
-def running(folder: Path, cpus: list[int] | None = None) -> Iterator[TrivialServer]:
-    """The trivial endpoint on free ports, on ``cpus``, its log in ``folder``; stopped after."""
+def running(
+    folder: Path,
+    cpus: list[int] | None = None,
+    models: list[ModelSpec] = (),
+    artifacts: Path | None = None,
+) -> Iterator[TrivialServer]:
+    """The trivial endpoint on free ports, on ``cpus``, its log in ``folder``; stopped after.
+    It answers the reference models, and ``models`` (a user's, described in ``artifacts``)."""
     rest_port, grpc_port = free_port(), free_port()
     command = [sys.executable, "-m", "servebench.backends.trivial_server"]
     command += ["--rest-port", str(rest_port), "--grpc-port", str(grpc_port)]
+    for spec in models:
+        command += ["--outputs", f"{spec.name}={spec.num_outputs}"]
     log = folder / "trivial.log"
     process = spawn(command, log, {}, cwd=folder, cpus=cpus)
     try:
         wait_until(lambda: READY in log.read_text(), 60, READY, process, log)
-        yield TrivialServer(process.pid, rest_port, grpc_port)
+        yield TrivialServer(process.pid, rest_port, grpc_port, artifacts)
     finally:
         stop_session(process.pid)
 
@@ -130,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servebench-trivial-server")
     parser.add_argument("--rest-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
+    parser.add_argument("--outputs", action="append", default=[], help="NAME=K: one more model")
     args = parser.parse_args(argv)
+    for option in args.outputs:
+        name, width = option.split("=")
+        REPLIES[name] = _replies(int(width))
     asyncio.run(_serve(args.rest_port, args.grpc_port))
     return 0
 

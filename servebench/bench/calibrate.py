@@ -24,6 +24,7 @@ from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats, say
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
+from servebench.models import MODELS, get_model
 from servebench.target import Target
 
 CALIBRATION_FILE = "calibration.json"
@@ -82,12 +83,16 @@ def calibrate(
     server_cpus: list[int],
     prometheus: str | None,
     users: int = USERS,
+    artifacts: Path | None = None,
 ) -> dict:
-    """Measure ``cases``, add them to calibration.json (keeping the others); return all."""
+    """Measure ``cases``, add them to calibration.json (keeping the others); return all.
+    A user's model among them is described in ``artifacts``."""
     known = load(state_dir)
+    names = {case.model for case in cases} - set(MODELS)
+    custom = [get_model(name, artifacts) for name in sorted(names)]
     with (
         tempfile.TemporaryDirectory(prefix="servebench-calibrate-") as scratch,
-        trivial_server.running(Path(scratch), server_cpus) as server,
+        trivial_server.running(Path(scratch), server_cpus, custom, artifacts) as server,
     ):
         stack_file = Path(scratch) / "stack.json"
         stack_file.write_text(json.dumps(server.stack()))

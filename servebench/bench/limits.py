@@ -130,14 +130,14 @@ def _tf_predict(model: str, artifacts: Path, threads: int):
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    return load_savedmodel(get_model(model), artifacts / "tfserving" / model / "1")
+    return load_savedmodel(get_model(model, artifacts), artifacts / "tfserving" / model / "1")
 
 
 def _onnx_predict(model: str, artifacts: Path, threads: int):
     from servebench.export.onnx_model import onnx_session
     from servebench.models import get_model
 
-    spec = get_model(model)
+    spec = get_model(model, artifacts)
     session = onnx_session(ArtifactLayout(artifacts).onnx(model), threads)
     lock = threading.Lock()  # the diy server runs one inference at a time, as this does
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     from servebench.payloads import sample_batch
 
     predict = BUILDERS[args.framework](args.model, args.artifacts, args.threads)
-    batch = sample_batch(get_model(args.model), args.batch)
+    batch = sample_batch(get_model(args.model, args.artifacts), args.batch)
     result = measure(predict, batch, args.seconds, args.concurrency)
     result.update(framework=args.framework, threads=args.threads, batch=args.batch)
     result["artifact"] = ARTIFACT[args.framework]

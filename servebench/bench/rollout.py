@@ -65,7 +65,7 @@ def write_answer_key(spec: ModelSpec, layout: ArtifactLayout, batch: int, path: 
     inputs = pool_inputs(spec, batch)
     outputs = {}
     for version in (FIRST_VERSION, NEW_VERSION):
-        predict = torch_predict(spec, load_state(spec.name, layout.weights(spec.name, version)))
+        predict = torch_predict(spec, load_state(spec, layout.weights(spec.name, version)))
         outputs[version] = [predict(batch_inputs) for batch_inputs in inputs]
     AnswerKey(outputs).save(path)
     return path

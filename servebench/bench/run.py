@@ -473,7 +473,12 @@ def _calibration(plan: BenchPlan, stack: Stack) -> dict | None:
         )
         server_cpus = stack.get("server_cpus") or cpus.default_split()[0]
         known = calibrate.calibrate(
-            plan.state_dir, missing, plan.calibrate_s, server_cpus, stack.prometheus_url
+            plan.state_dir,
+            missing,
+            plan.calibrate_s,
+            server_cpus,
+            stack.prometheus_url,
+            artifacts=stack.artifacts,
         )
     if any(case.key not in known for case in needed):
         return None

@@ -1,11 +1,12 @@
 """Artifacts: from one set of PyTorch weights, a TorchServe .mar, a TF SavedModel and an ONNX
-model (for the diy baseline), checked."""
+model (for the diy baseline), checked. Artifacts that fail parity are removed, never served."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from pathlib import Path
 
 import torch
 
-from servebench.errors import UsageError
+from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import FIRST_VERSION, ArtifactLayout
-from servebench.export.parity import ParityCase, compare
-from servebench.models import ModelSpec, torch_defs
+from servebench.export.parity import ParityCase, compare, format_cases
+from servebench.models import ModelSpec
+from servebench.models.custom import build_module
 from servebench.models.weights import StateDict, load_state, state_sha256, to_numpy
 
 MANIFEST_SCHEMA = 1
@@ -51,11 +53,7 @@ def export_model(
     """Write the artifacts and the manifest of model version ``version`` of ``spec``; return
     the manifest. Artifacts that already match (same weights, settings, code and package
     versions) are kept as they are, so servers reading them are left alone."""
-    from servebench.export.onnx_model import write_onnx
-    from servebench.export.savedmodel import write_savedmodel
-    from servebench.export.torchserve import write_mar
-
-    fingerprint = _fingerprint(state, max_batch)
+    fingerprint = _fingerprint(spec, state, max_batch)
     current = _matching_manifest(spec, layout, fingerprint, version)
     label = spec.name if version == FIRST_VERSION else f"{spec.name} v{version}"
     if current is not None:
@@ -65,16 +63,12 @@ def export_model(
     weights = layout.weights(spec.name, version)
     weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, weights)
-    with _timed(timings, "torchserve_mar", progress, f"[{label}] TorchServe archive"):
-        mar = write_mar(spec, weights, layout.mar(spec.name, version), max_batch, version)
-    with _timed(timings, "tf_savedmodel", progress, f"[{label}] TF SavedModel"):
-        savedmodel = write_savedmodel(
-            spec, to_numpy(state), layout.savedmodel(spec.name, version), max_batch
-        )
-    with _timed(timings, "onnx", progress, f"[{label}] ONNX model (diy baseline)"):
-        onnx = write_onnx(spec, state, layout.onnx(spec.name, version))
-    with _timed(timings, "parity", progress, f"[{label}] parity through every artifact"):
-        cases = artifact_parity(spec, layout, version)
+    try:
+        built = _build(spec, state, layout, max_batch, version, label, timings, progress)
+    except BaseException:
+        _remove_artifacts(layout, spec.name, version)  # half a model is never served
+        raise
+    mar, savedmodel, onnx, cases = built
     manifest = _manifest(spec, state, weights, max_batch, cases, timings)
     manifest["fingerprint"] = fingerprint
     manifest["model_version"] = version
@@ -89,6 +83,61 @@ def export_model(
     return manifest
 
 
+def _build(spec, state, layout, max_batch, version, label, timings, progress):
+    """Write the .mar, the ONNX model and the SavedModel, and compare each with torch; a
+    comparison over the tolerance is a CheckFailed that shows them all."""
+    from servebench.export.onnx_model import write_onnx
+    from servebench.export.savedmodel import write_savedmodel
+    from servebench.export.torchserve import write_mar
+
+    weights = layout.weights(spec.name, version)
+    with _timed(timings, "torchserve_mar", progress, f"[{label}] TorchServe archive"):
+        mar = write_mar(spec, weights, layout.mar(spec.name, version), max_batch, version)
+    with _timed(timings, "onnx", progress, f"[{label}] ONNX model (diy baseline)"):
+        onnx = write_onnx(spec, state, layout.onnx(spec.name, version))
+    how = " (onnx2tf from the ONNX model)" if spec.definition else ""
+    with (
+        _timed(timings, "tf_savedmodel", progress, f"[{label}] TF SavedModel{how}"),
+        tempfile.TemporaryDirectory(prefix="servebench-converted-") as workdir,
+    ):
+        tf_model = _tf_model(spec, state, onnx, Path(workdir), progress)
+        savedmodel = write_savedmodel(
+            spec, tf_model, layout.savedmodel(spec.name, version), max_batch
+        )
+    with _timed(timings, "parity", progress, f"[{label}] parity through every artifact"):
+        cases = artifact_parity(spec, layout, version)
+    failed = [case for case in cases if not case.passed]
+    if failed:
+        raise CheckFailed(
+            f"parity failed\n{format_cases(cases)}\n{len(failed)} of {len(cases)} comparisons "
+            f"are over {spec.atol:g}: {label}'s artifacts were removed and will not be served"
+        )
+    return mar, savedmodel, onnx, cases
+
+
+def _tf_model(spec: ModelSpec, state: StateDict, onnx: Path, workdir: Path, progress: Progress):
+    """What the SavedModel serves: the reference model's twin, or a user's model converted from
+    its ONNX file by onnx2tf."""
+    from servebench.export.savedmodel import ConvertedModel, twin_of
+
+    if spec.definition is None:
+        return twin_of(spec, to_numpy(state))
+    from servebench.export.converter import convert
+
+    return ConvertedModel(convert(onnx, workdir / "converted", spec.input_name, progress),
+                          spec.input_name)  # fmt: skip
+
+
+def _remove_artifacts(layout: ArtifactLayout, name: str, version: int) -> None:
+    shutil.rmtree(layout.savedmodel(name, version), ignore_errors=True)
+    for path in (
+        layout.mar(name, version),
+        layout.onnx(name, version),
+        layout.manifest(name, version),
+    ):
+        path.unlink(missing_ok=True)
+
+
 # The files that decide what the artifacts contain, besides the weights and the settings.
 RECIPE = (
     "models/torch_defs.py",
@@ -96,19 +145,31 @@ RECIPE = (
     "export/savedmodel.py",
     "export/torchserve.py",
     "export/onnx_model.py",
+    "export/converter.py",
 )
 
 
-def _fingerprint(state: StateDict, max_batch: int) -> str:
+def _fingerprint(spec: ModelSpec, state: StateDict, max_batch: int) -> str:
     from servebench.export.torchserve import HANDLER
 
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parents[1]
-    for source in [HANDLER, *(package / name for name in RECIPE)]:
+    sources = [HANDLER, *(package / name for name in RECIPE)]
+    for source in sources + ([spec.definition] if spec.definition else []):
         digest.update(source.read_bytes())
-    versions = {name: metadata.version(name) for name in VERSIONED_PACKAGES}
-    digest.update(json.dumps([state_sha256(state), max_batch, versions]).encode())
+    versions = _package_versions(spec)
+    interface = [list(spec.input_shape), spec.class_name, spec.atol]
+    digest.update(json.dumps([state_sha256(state), max_batch, versions, interface]).encode())
     return digest.hexdigest()
+
+
+def _package_versions(spec: ModelSpec) -> dict[str, str]:
+    versions = {name: metadata.version(name) for name in VERSIONED_PACKAGES}
+    if spec.definition:
+        from servebench.export.converter import converter_version
+
+        versions["onnx2tf"] = converter_version()
+    return versions
 
 
 def _matching_manifest(
@@ -146,7 +207,7 @@ def artifact_parity(
                 f"{path} is missing; run `servebench export --model {spec.name}{again} "
                 f"--out {layout.root}` first"
             )
-    reference = torch_predict(spec, load_state(spec.name, weights))
+    reference = torch_predict(spec, load_state(spec, weights))
     cases = compare(
         spec, reference, load_savedmodel(spec, savedmodel), "tf-savedmodel (in-process)"
     )
@@ -157,7 +218,7 @@ def artifact_parity(
 
 
 def torch_predict(spec: ModelSpec, state: StateDict) -> Callable:
-    model = torch_defs.build(spec.name)
+    model = build_module(spec)
     model.load_state_dict(state)
 
     def predict(batch):
@@ -176,10 +237,20 @@ def _manifest(spec, state, weights: Path, max_batch, cases, timings) -> dict:
         "max_batch": max_batch,
         "weights_sha256": state_sha256(state),
         "weights_file": str(weights),
-        "versions": {"python": platform.python_version()}
-        | {name: metadata.version(name) for name in VERSIONED_PACKAGES},
+        "versions": {"python": platform.python_version()} | _package_versions(spec),
         "parity": [case.as_dict() for case in cases],
         "export_seconds": timings,
+    } | ({"user_model": _user_model_facts(spec)} if spec.definition else {})
+
+
+def _user_model_facts(spec: ModelSpec) -> dict:
+    from servebench.export.converter import converter_version
+
+    return {
+        "definition": spec.definition.name,
+        "class": spec.class_name,
+        "tf_savedmodel": f"converted from the ONNX model by onnx2tf {converter_version()}",
+        "parity_tolerance": spec.atol,
     }
 
 

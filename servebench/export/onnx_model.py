@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from servebench.errors import UsageError, first_line
 from servebench.models import ModelSpec
 
 OPSET = 17
@@ -27,9 +28,9 @@ def write_onnx(spec: ModelSpec, state: dict, path: Path) -> Path:
     # torch's memory and start-up time, which its numbers would then include.
     import torch
 
-    from servebench.models import torch_defs
+    from servebench.models.custom import build_module
 
-    model = torch_defs.build(spec.name)
+    model = build_module(spec)
     model.load_state_dict(state)
     model.eval()
     example = torch.zeros(1, *spec.input_shape)
@@ -40,21 +41,30 @@ def write_onnx(spec: ModelSpec, state: dict, path: Path) -> Path:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the deprecation note about the TorchScript exporter
-            torch.onnx.export(
-                model,
-                (example,),
-                staged.name,
-                input_names=[spec.input_name],
-                output_names=[spec.output_name],
-                dynamic_axes={spec.input_name: {0: BATCH_AXIS}, spec.output_name: {0: BATCH_AXIS}},
-                opset_version=OPSET,
-                dynamo=False,
-            )
+            _export(model, example, staged.name, spec)
         os.chmod(staged.name, 0o644)  # mkstemp's 0600 would hide it from a server of another user
         os.replace(staged.name, path)
     finally:
         Path(staged.name).unlink(missing_ok=True)
     return path
+
+
+def _export(model, example, path: str, spec: ModelSpec) -> None:
+    import torch
+
+    try:
+        torch.onnx.export(
+            model,
+            (example,),
+            path,
+            input_names=[spec.input_name],
+            output_names=[spec.output_name],
+            dynamic_axes={spec.input_name: {0: BATCH_AXIS}, spec.output_name: {0: BATCH_AXIS}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    except Exception as exc:  # noqa: BLE001 (torch's exporter fails with many error types)
+        raise UsageError(f"torch cannot export {spec.name} to ONNX: {first_line(exc)}") from None
 
 
 def onnx_session(path: Path, threads: int = 1):

@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from servebench.models import ModelSpec
+from servebench.models import DEFAULT_ATOL, ModelSpec
 from servebench.payloads import sample_batch
 
-TOLERANCE = 1e-4  # max absolute difference in logits
+TOLERANCE = DEFAULT_ATOL  # unless the model states its own (export --model-file --atol)
 PARITY_BATCHES = (1, 8)
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -23,13 +23,14 @@ class ParityCase:
     batch: int
     max_abs_diff: float
     max_rel_diff: float  # max abs diff divided by the largest |reference logit|
+    tolerance: float = TOLERANCE
 
     @property
     def passed(self) -> bool:
-        return self.max_abs_diff <= TOLERANCE
+        return self.max_abs_diff <= self.tolerance
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "passed": self.passed, "tolerance": TOLERANCE}
+        return {**asdict(self), "passed": self.passed}
 
 
 def compare(
@@ -47,7 +48,7 @@ def compare(
             )
         diff = float(np.max(np.abs(actual - expected)))
         scale = float(np.max(np.abs(expected))) or 1.0
-        cases.append(ParityCase(spec.name, candidate_name, batch, diff, diff / scale))
+        cases.append(ParityCase(spec.name, candidate_name, batch, diff, diff / scale, spec.atol))
     return cases
 
 
@@ -57,7 +58,7 @@ def format_cases(cases: list[ParityCase]) -> str:
         f"{'model':<9} {'compared':<{width}} {'batch':>5} {'max abs diff':>13} {'max rel':>10}  ok"
     ]
     for case in cases:
-        verdict = "yes" if case.passed else f"NO (> {TOLERANCE:g})"
+        verdict = "yes" if case.passed else f"NO (> {case.tolerance:g})"
         lines.append(
             f"{case.model:<9} {case.candidate:<{width}} {case.batch:>5} "
             f"{case.max_abs_diff:>13.3e} {case.max_rel_diff:>10.3e}  {verdict}"

@@ -1,4 +1,5 @@
-"""The TF Serving artifact: a SavedModel whose signature validates its own input."""
+"""The TF Serving artifact: a SavedModel whose signature validates its own input. Its model is the
+reference model's TensorFlow twin, or for a user's model the graph onnx2tf converted."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ SIGNATURE = "serving_default"
 
 
 class ServingModule(tf.Module):
-    """The twin plus the checks TF Serving itself does not make (finite values, batch limit)."""
+    """The model plus the checks TF Serving itself does not make (finite values, batch limit)."""
 
-    def __init__(self, spec: ModelSpec, weights: dict[str, np.ndarray], max_batch: int) -> None:
+    def __init__(self, spec: ModelSpec, twin: tf.Module, max_batch: int) -> None:
         super().__init__(name=f"{spec.name}_serving")
-        self.twin = build_twin(spec.name, weights)
+        self.twin = twin
         self.max_batch = max_batch
         self.spec = spec
         input_spec = tf.TensorSpec([None, *spec.input_shape], tf.float32, name=spec.input_name)
@@ -45,10 +46,28 @@ class ServingModule(tf.Module):
         return {self.spec.output_name: self.twin(batch)}
 
 
-def write_savedmodel(
-    spec: ModelSpec, weights: dict[str, np.ndarray], path: Path, max_batch: int
-) -> Path:
-    """Write the SavedModel for ``spec`` to ``path`` (a TF Serving version folder).
+def twin_of(spec: ModelSpec, weights: dict[str, np.ndarray]) -> tf.Module:
+    """A reference model's TensorFlow twin, holding ``weights``."""
+    return build_twin(spec.name, weights)
+
+
+class ConvertedModel(tf.Module):
+    """A SavedModel that onnx2tf wrote, called with the batch; its one output is the logits."""
+
+    def __init__(self, folder: Path, input_name: str) -> None:
+        super().__init__(name="converted")
+        self.converted = tf.saved_model.load(str(folder))
+        self.input_name = input_name
+
+    def __call__(self, batch: tf.Tensor) -> tf.Tensor:
+        outputs = self.converted.signatures[SIGNATURE](**{self.input_name: batch})
+        (logits,) = outputs.values()
+        return logits
+
+
+def write_savedmodel(spec: ModelSpec, twin: tf.Module, path: Path, max_batch: int) -> Path:
+    """Write the SavedModel serving ``twin`` for ``spec`` to ``path`` (a TF Serving version
+    folder).
 
     A TF Serving that watches the model's folder must never see the version vanish (it would
     unload the model) nor a half-written one: the model is written to a staging folder beside
@@ -57,7 +76,7 @@ def write_savedmodel(
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{path.name}-", dir=path.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a server of another user
     try:
-        module = ServingModule(spec, weights, max_batch)
+        module = ServingModule(spec, twin, max_batch)
         tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
         if path.exists():
             exchange(staging, path)  # staging now holds the previous version's files

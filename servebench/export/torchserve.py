@@ -45,8 +45,8 @@ def write_mar(spec: ModelSpec, weights: Path, mar: Path, max_batch: int, version
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=store) as staging:
         config = Path(staging) / "servebench_model.json"
         config.write_text(json.dumps(_handler_config(spec, max_batch), indent=2))
-        definitions = Path(staging) / "torch_defs.py"
-        shutil.copyfile(TORCH_DEFS, definitions)
+        definitions = Path(staging) / _definitions_file(spec).name
+        shutil.copyfile(_definitions_file(spec), definitions)
         command = [
             # As a module: the console script is not always beside the interpreter (Debian's
             # python3 is /usr/bin, pip's scripts /usr/local/bin).
@@ -74,13 +74,21 @@ def write_mar(spec: ModelSpec, weights: Path, mar: Path, max_batch: int, version
     return mar
 
 
+def _definitions_file(spec: ModelSpec) -> Path:
+    """The Python file the handler builds the model from: servebench's, or the user's."""
+    return spec.definition or TORCH_DEFS
+
+
 def _handler_config(spec: ModelSpec, max_batch: int) -> dict:
-    return {
+    config = {
         "model": spec.name,
         "input_shape": list(spec.input_shape),
         "num_outputs": spec.num_outputs,
         "max_batch": max_batch,
     }
+    if spec.definition:
+        config |= {"definitions": spec.definition.name, "class": spec.class_name}
+    return config
 
 
 def load_mar(mar: Path, workdir: Path):

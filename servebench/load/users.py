@@ -63,11 +63,13 @@ class _TargetUser:
 
     def setup_target(self) -> None:
         options = self.environment.parsed_options
-        self.spec = get_model(options.sb_model)
+        stack = read_stack(options.sb_stack)
+        artifacts = stack.get("artifacts")  # where a user's model is described
+        self.spec = get_model(options.sb_model, Path(artifacts) if artifacts else None)
         self.rows = options.sb_batch
         self.codec = make_client(
             self.target,
-            read_stack(options.sb_stack),
+            stack,
             self.spec,
             **client_options(self.target, options.sb_encoding),
         )

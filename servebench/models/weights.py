@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from servebench.errors import UsageError
-from servebench.models import torch_defs
+from servebench.errors import UsageError, first_line
+from servebench.models import ModelSpec
+from servebench.models.custom import build_module
 
 StateDict = dict[str, torch.Tensor]
 
 
-def seeded_state(name: str, seed: int) -> StateDict:
-    """Deterministic weights for ``name``: torch's default init, then random BatchNorm state.
+def seeded_state(spec: ModelSpec, seed: int) -> StateDict:
+    """Deterministic weights for ``spec``: torch's default init, then random BatchNorm state.
 
     BatchNorm's defaults (mean 0, var 1, scale 1, shift 0) make it the identity at inference,
     and a twin that got BatchNorm wrong would still pass parity; random statistics close that gap.
     """
     torch.manual_seed(seed)
-    model = torch_defs.build(name)
+    model = build_module(spec)
     generator = torch.Generator().manual_seed(seed + 1)
     for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             size = module.num_features
             module.weight.data = 0.5 + torch.rand(size, generator=generator)
             module.bias.data = 0.1 * torch.randn(size, generator=generator)
@@ -36,15 +36,20 @@ def seeded_state(name: str, seed: int) -> StateDict:
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
-def load_state(name: str, path: Path) -> StateDict:
-    """A user's ``state_dict`` for architecture ``name``; any mismatch is a UsageError."""
+def load_state(spec: ModelSpec, path: Path) -> StateDict:
+    """A user's ``state_dict`` for ``spec``'s architecture; any mismatch is a UsageError."""
     state = _read_state_file(path)
-    expected = torch_defs.build(name).state_dict()
+    expected = build_module(spec).state_dict()
     problems = _mismatches(expected, state)
     if problems:
+        source = (
+            f"its class {spec.class_name}"
+            if spec.definition
+            else f"servebench's {spec.name} or torchvision's equivalent"
+        )
         raise UsageError(
-            f"{path} does not fit the {name} architecture ({'; '.join(problems)}); "
-            f"pass a state_dict saved from servebench's {name} or torchvision's equivalent"
+            f"{path} does not fit the {spec.name} architecture ({'; '.join(problems)}); "
+            f"pass a state_dict saved from {source}"
         )
     return {key: state[key].detach().clone() for key in expected}
 
@@ -68,7 +73,7 @@ def _read_state_file(path: Path) -> StateDict:
         # torch's own messages say something for a damaged file; for a file that is no torch
         # file at all, the unpickler fails with bare KeyErrors and the like that say nothing.
         informative = isinstance(exc, (RuntimeError, ValueError, EOFError, zipfile.BadZipFile))
-        reason = _first_line(exc) if informative else "it is not a file that torch.save wrote"
+        reason = first_line(exc) if informative else "it is not a file that torch.save wrote"
         raise UsageError(
             f"cannot read {path} as a PyTorch state_dict ({reason}); "
             "save one with torch.save(model.state_dict(), path)"
@@ -87,14 +92,6 @@ def _written_by_torch_save(path: Path) -> bool:
     """torch.save writes a zip, or (legacy format) a pickle, whose first byte is PROTO."""
     with path.open("rb") as file:
         return zipfile.is_zipfile(file) or file.read(1) == pickle.PROTO
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _first_line(exc: Exception) -> str:
-    text = ANSI.sub("", str(exc)).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _mismatches(expected: StateDict, given: StateDict, shown: int = 5) -> list[str]:

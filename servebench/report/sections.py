@@ -127,12 +127,22 @@ def setup_section(data) -> list:
     ]
     blocks.append(("table", ["backend", "implementation", "kind"], rows))
     model_rows = [
-        [name, a["weights_sha256"][:16] + "...", str(a["input"]["shape"]), str(a["max_batch"])]
+        [name, _model_source(a), a["weights_sha256"][:16] + "...", str(a["input"]["shape"]),
+         str(a["max_batch"])]
         for name, a in data.artifacts.items()
-    ]
-    blocks.append(("table", ["model", "weights sha256", "input shape", "max batch"], model_rows))
+    ]  # fmt: skip
+    header = ["model", "source", "weights sha256", "input shape", "max batch"]
+    blocks.append(("table", header, model_rows))
     blocks.append(("p", "Package versions and the servers' configurations: see the appendix."))
     return blocks
+
+
+def _model_source(manifest: dict) -> str:
+    user = manifest.get("user_model")
+    if not user:
+        return "servebench's reference model; TF twin written by hand"
+    return (f"yours: {user['class']} from {user['definition']}; SavedModel "
+            f"{user['tf_savedmodel']}; parity tolerance {user['parity_tolerance']:g}")  # fmt: skip
 
 
 def config_appendix(data) -> list:

@@ -37,8 +37,12 @@ class ServebenchHandler(BaseHandler):
         threads = os.environ.get(THREADS_ENV)
         if threads:
             torch.set_num_threads(int(threads))
-        definitions = _import_file(model_dir / DEFINITIONS_FILE)
-        self.model = definitions.build(self.config["model"])
+        # A user's model (export --model-file) names its own file and class.
+        definitions = _import_file(model_dir / self.config.get("definitions", DEFINITIONS_FILE))
+        if "class" in self.config:
+            self.model = getattr(definitions, self.config["class"])()
+        else:
+            self.model = definitions.build(self.config["model"])
         serialized = context.manifest["model"]["serializedFile"]
         state = torch.load(model_dir / serialized, map_location="cpu", weights_only=True)
         self.model.load_state_dict(state)
