@@ -503,8 +503,7 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict, specs: 
         from servebench.bench.rollout import check_rollout
 
         for spec, target in itertools.product(specs, targets):
-            backend = stack["backends"][Target.parse(target).server]
-            check_rollout(spec, ArtifactLayout(Path(stack["artifacts"])), backend)
+            check_rollout(spec, stack, Target.parse(target).server)
 
 
 def _move_servers(stack: dict, server_cpus: str) -> None:

@@ -117,6 +117,13 @@ def test_parity_through_the_published_ports(compose, tmp_path):
     assert len(rows) == 16, result.stdout
     assert all("tfserving-emulator" in row for row in rows if "tfserving-" in row)
     assert all("torchserve 0.12.0" in row for row in rows if "torchserve-" in row)
+    # A Compose stack's servers read the export volume: a rollout is refused before any load.
+    rollout = run_cli("bench", "--scenario", "rollout", "--model", "mlp",
+                      "--targets", "torchserve-rest", "--state-dir", str(state_dir),
+                      "--out", str(tmp_path / "results"))  # fmt: skip
+    assert rollout.returncode == 2 and "Traceback" not in rollout.stderr, rollout.stderr
+    last = rollout.stderr.strip().splitlines()[-1]
+    assert "a Compose stack's servers read their versions" in last
 
 
 def test_every_prometheus_target_is_up_and_both_locust_workers_connect(compose):

@@ -8,6 +8,12 @@ import pytest
 
 from servebench.backends.docker_mode import container_stats
 from servebench.backends.process import free_port
+from servebench.backends.tfserving import available_versions
+from servebench.backends.torchserve import registered_versions
+from servebench.export.exporter import export_model
+from servebench.export.layout import ArtifactLayout
+from servebench.models import DEFAULT_MAX_BATCH, MODELS
+from servebench.models.weights import seeded_state
 
 from .conftest import bench, run_cli
 from .containers import require_engine
@@ -50,9 +56,14 @@ def test_up_without_an_engine_says_so_in_one_line(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def docker_stack(artifacts, tmp_path_factory):
-    """Both servers in containers, started by the real `servebench up --mode docker`."""
+def docker_stack(tmp_path_factory):
+    """Both servers in containers, started by the real `servebench up --mode docker`, on mlp
+    version 1 with a version 2 beside it for the rollout."""
     require_engine()
+    artifacts = ArtifactLayout(tmp_path_factory.mktemp("docker-artifacts"))
+    for version, seed in ((1, 0), (2, 1)):
+        state = seeded_state(MODELS["mlp"], seed)
+        export_model(MODELS["mlp"], state, artifacts, DEFAULT_MAX_BATCH, lambda _: None, version)
     artifacts.root.chmod(0o755)  # pytest's folders are 0700; the servers run as other users
     state = tmp_path_factory.mktemp("docker-state")
     up = run_cli(
@@ -88,6 +99,31 @@ def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker
         assert window["successes"] > 0, entry["target"]
         assert window["resources"]["server_cpu_percent_mean"] is not None
         assert window["resources"]["server_rss_mb_max"] > 50
+
+
+def test_a_rollout_in_containers_reaches_version_two_and_comes_back(docker_stack, tmp_path):
+    """TorchServe through its published management port; TF Serving through the stack's
+    model base, which its container mounts."""
+    backends = docker_stack["backends"]
+    tf_rest = backends["tfserving"]["endpoints"]["rest"]
+    assert available_versions(tf_rest, "mlp") == [1]  # version 2 waits in the artifacts
+    run = bench(
+        docker_stack, tmp_path / "results",
+        "--scenario", "rollout", "--model", "mlp", "--targets", "torchserve-rest,tfserving-grpc",
+        "--rate", "60", "--duration", "20s", "--warmup", "2s", "--users", "2", "--no-limits",
+    )  # fmt: skip
+    for entry in run["results"]["targets"]:
+        steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
+        assert [(s["label"], s["to"]) for s in steps] == [("rollout", 2), ("rollback", 1)]
+        for step in steps:
+            assert "error" not in step and step["all_new_s"] is not None, (entry["target"], step)
+            assert step["old_after_all_new"] == 0, (entry["target"], step)
+        assert answers["v1"] > 0 and answers["v2"] > 0 and answers["wrong"] == 0, answers
+        counted = answers["v1"] + answers["v2"] + answers["wrong"] + answers["failed"]
+        assert counted == answers["requests"], answers
+    assert available_versions(tf_rest, "mlp") == [1]
+    management = backends["torchserve"]["endpoints"]["management"]
+    assert registered_versions(management, "mlp") == ["1.0"]
 
 
 @pytest.mark.parametrize(

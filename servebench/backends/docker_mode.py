@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
 import requests
 
@@ -18,12 +19,13 @@ from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.detect import identify, parse_docker_time, ready_seconds_from_log
 from servebench.backends.ports import CONTAINER_PORTS
 from servebench.backends.process import LOCALHOST, free_port
-from servebench.backends.tfserving import model_available
+from servebench.backends.tfserving import model_available, place_first_versions
 from servebench.backends.torchserve import worker_pids
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
 
 MEMORY_LIMIT = "2g"
+MODEL_BASE = "/models"  # where the TF Serving container reads the stack's model base
 SERVERS = {
     "torchserve": {
         "image": "servebench/torchserve:0.12.0",
@@ -87,18 +89,30 @@ class ContainerBackend:
         self.ports: dict[str, int] = {}
         self.container = None
 
+    @property
+    def model_base(self) -> Path | None:
+        """TF Serving's model base, as in local mode the stack's own: a rollout puts version
+        folders in it here, and the container reads them through its /models mount."""
+        return self.plan.workdir / "tfserving" / "models" if self.name == "tfserving" else None
+
     def start(self) -> None:
         client = connect()
         build_image(client, self.spec)
         inside = CONTAINER_PORTS[self.name]
         self.ports = {key: free_port() for key in inside}
+        volumes = {str(self.plan.layout.root.resolve()): {"bind": "/artifacts", "mode": "ro"}}
+        environment = _environment(self.name, self.plan)
+        if self.model_base is not None:
+            place_first_versions(self.model_base, self.plan.models, self.plan.layout)
+            volumes[str(self.model_base.resolve())] = {"bind": MODEL_BASE, "mode": "ro"}
+            environment["SERVEBENCH_MODEL_BASE"] = MODEL_BASE
         self.container = client.containers.run(
             self.spec["image"],
             detach=True,
             name=f"servebench-{self.name}-{int(time.time())}",
-            volumes={str(self.plan.layout.root.resolve()): {"bind": "/artifacts", "mode": "ro"}},
+            volumes=volumes,
             ports={f"{inner}/tcp": (LOCALHOST, self.ports[key]) for key, inner in inside.items()},
-            environment=_environment(self.name, self.plan),
+            environment=environment,
             cpuset_cpus=",".join(str(cpu) for cpu in self.plan.server_cpus),
             nano_cpus=int(len(self.plan.server_cpus) * 1e9),
             mem_limit=MEMORY_LIMIT,
@@ -108,7 +122,10 @@ class ContainerBackend:
         )
 
     def wait_ready(self, timeout: float) -> RunningBackend:
-        return _wait_ready(self.name, self.spec, self.container, self.ports, self.plan, timeout)
+        record = _wait_ready(self.name, self.spec, self.container, self.ports, self.plan, timeout)
+        if self.model_base is not None:
+            record.settings["model_base"] = str(self.model_base.resolve())
+        return record
 
     def stop(self) -> None:
         if self.container is not None:

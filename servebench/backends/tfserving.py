@@ -15,6 +15,7 @@ from servebench.backends.detect import tfserving_implementation
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
 from servebench.export.layout import FIRST_VERSION, ArtifactLayout
+from servebench.models import ModelSpec
 from servebench.paths import REPO_ROOT
 
 SERVICE_DIR = REPO_ROOT / "services" / "tfserving"
@@ -56,7 +57,7 @@ class TFServingBackend:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._link_first_versions()
+        place_first_versions(self.model_base, self.plan.models, self.plan.layout)
         models_config = self.dir / "models.config"
         models_config.write_text(self.render_models_config())
         flags = [
@@ -96,16 +97,6 @@ class TFServingBackend:
             f"max_enqueued_batches {{ value: {self._enqueued_batches()} }}\n"
         )
         return path
-
-    def _link_first_versions(self) -> None:
-        """TF Serving loads the newest version folder under a model's base. The base it reads
-        is the stack's own and links version 1 alone, so a version 2 that export wrote beside
-        it waits for a rollout to put it in place."""
-        for spec in self.plan.models:
-            folder = self.model_base / spec.name
-            shutil.rmtree(folder, ignore_errors=True)  # links only: rmtree does not follow them
-            folder.mkdir(parents=True)
-            place_version(self.model_base, spec.name, FIRST_VERSION, self.plan.layout)
 
     def render_models_config(self) -> str:
         entries = "".join(
@@ -178,19 +169,36 @@ def model_available(rest: str, model: str) -> bool:
     return bool(states) and all(state == "AVAILABLE" for state in states)
 
 
+def place_first_versions(base: Path, models: list[ModelSpec], layout: ArtifactLayout) -> None:
+    """TF Serving loads the newest version folder under a model's base. The base it reads is
+    the stack's own and holds version 1 alone, so a version 2 that export wrote beside it waits
+    for a rollout to put it in place."""
+    for spec in models:
+        folder = base / spec.name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        place_version(base, spec.name, FIRST_VERSION, layout)
+
+
 def place_version(base: Path, model: str, version: int, layout: ArtifactLayout) -> None:
     """Put export's version folder in place under ``base``, whole, in one rename, as an
-    operator does: TF Serving never sees it half there."""
-    link = base / model / str(version)
-    staged = link.with_name(f".{version}.staged")  # not a number: TF Serving skips it
-    staged.unlink(missing_ok=True)
-    staged.symlink_to(layout.savedmodel(model, version).resolve(), target_is_directory=True)
-    os.replace(staged, link)
+    operator does: TF Serving never sees it half there. A copy, not a link, so that a server in
+    a container, which mounts the base alone, reads it too."""
+    folder = base / model / str(version)
+    staged = folder.with_name(f".{version}.staged")  # not a number: TF Serving skips it
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(layout.savedmodel(model, version), staged)
+    os.rename(staged, folder)
 
 
 def withdraw_version(base: Path, model: str, version: int) -> None:
-    """Take a version folder away; the version policy then serves the newest one left."""
-    (base / model / str(version)).unlink()
+    """Take a version folder away in one rename; the version policy then serves the newest one
+    left."""
+    folder = base / model / str(version)
+    gone = folder.with_name(f".{version}.withdrawn")
+    shutil.rmtree(gone, ignore_errors=True)
+    os.rename(folder, gone)
+    shutil.rmtree(gone)
 
 
 def available_versions(rest: str, model: str) -> list[int]:

@@ -36,18 +36,22 @@ KEY = "answer_key.npz"  # in the target's folder: each version's output for the 
 MIN_STEP_S = 2.0  # a step's window lasts at least this long, so its p99 has replies behind it
 
 
-def check_rollout(spec: ModelSpec, layout: ArtifactLayout, backend: dict) -> None:
+def check_rollout(spec: ModelSpec, stack: dict, server: str) -> None:
     """One line saying what to do, before any load, when the rollout cannot run here."""
-    if backend["name"] not in ("torchserve", "tfserving"):
+    if server not in ("torchserve", "tfserving"):
         raise UsageError(
-            f"--scenario rollout rolls a version out on TorchServe or TF Serving; {backend['name']}"
-            " has one model and no versions"
+            f"--scenario rollout rolls a version out on TorchServe or TF Serving; {server} has "
+            "one model and no versions"
         )
-    if backend.get("settings", {}).get("container"):
+    # `up` (local, or --mode docker) gives TF Serving a model base of the stack's own; a Compose
+    # stack's servers read the export volume, where this host can put no version.
+    if not stack["backends"]["tfserving"].get("settings", {}).get("model_base"):
         raise UsageError(
-            "--scenario rollout runs on a local stack (`servebench up`); in containers the "
-            "version folders and archives are not reachable from here yet"
+            "--scenario rollout runs on a stack `servebench up` started (local, or --mode "
+            "docker); a Compose stack's servers read their versions from a volume this host "
+            "cannot write"
         )
+    layout = ArtifactLayout(Path(stack["artifacts"]))
     weights = layout.weights(spec.name, NEW_VERSION)
     if not weights.is_file():
         raise UsageError(

@@ -8,11 +8,14 @@ FROM python:3.11-slim-bookworm
 LABEL org.servebench.stand-in="true" \
       org.servebench.stands-in-for="pytorch/torchserve:0.12.0-cpu"
 ENV PYTHONUNBUFFERED=TRUE
-# Bookworm's current package, as upstream images take their distribution's: not pinned.
+# Bookworm's current packages, as upstream images take their distribution's: not pinned.
+# procps for `kill`: TorchServe's frontend runs `kill -9 <pid>` to stop a worker when a model
+# version is unregistered, and answers HTTP 500 without it (upstream's Ubuntu image installs
+# build-essential and software-properties-common; that they bring procps was not checked here).
 # hadolint ignore=DL3008
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-       openjdk-17-jre-headless \
+       openjdk-17-jre-headless procps \
     && rm -rf /var/lib/apt/lists/*
 COPY constraints.txt /tmp/constraints.txt
 RUN python3 -m venv /home/venv \

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The TF Serving container: the models in SERVEBENCH_MODELS from /artifacts/tfserving, version 1
 # only (TorchServe's container loads version 1's archive; a version 2 that `servebench export
-# --version 2` wrote beside it must not be served on one side alone), the
+# --version 2` wrote beside it must not be served on one side alone). With SERVEBENCH_MODEL_BASE
+# (`servebench up --mode docker`), from that base instead, which holds only the versions put
+# there, with the default policy (the newest): how a rollout puts version 2 in place. The
 # monitoring config, TF_THREADS intra-op threads, and batching when SERVEBENCH_BATCH_SIZE > 1
 # (with SERVEBENCH_BATCH_DELAY_MS, the same variables TorchServe's container reads).
 set -euo pipefail
@@ -10,9 +12,14 @@ IFS=, read -ra names <<<"${SERVEBENCH_MODELS:?name the models in SERVEBENCH_MODE
 {
     echo "model_config_list {"
     for name in "${names[@]}"; do
-        echo "  config { name: \"$name\" base_path: \"/artifacts/tfserving/$name\"" \
-            "model_platform: \"tensorflow\"" \
-            "model_version_policy { specific { versions: 1 } } }"
+        if [[ -n "${SERVEBENCH_MODEL_BASE:-}" ]]; then
+            echo "  config { name: \"$name\" base_path: \"$SERVEBENCH_MODEL_BASE/$name\"" \
+                "model_platform: \"tensorflow\" }"
+        else
+            echo "  config { name: \"$name\" base_path: \"/artifacts/tfserving/$name\"" \
+                "model_platform: \"tensorflow\"" \
+                "model_version_policy { specific { versions: 1 } } }"
+        fi
     done
     echo "}"
 } >"$dir/models.config"
