@@ -155,6 +155,10 @@ def test_a_killed_server_comes_back_and_the_run_keeps_before_and_after(
         assert inspect(container)["RestartCount"] == restarts
     else:
         assert fault["restarts"] == 1 and inspect(container)["RestartCount"] == restarts + 1
+        # the restart and the model's loading inside the new container, timed from its log
+        assert 0 <= fault["restarted_after_s"] < fault["recovered_after_s"], fault
+        loaded = fault["model_loaded_after_restart_s"]
+        assert loaded is not None and 0 < loaded < fault["recovered_after_s"], fault
     assert run_cli("report", "--results", str(run["dir"].parent)).returncode == 0
     assert "killed (pid" in (run["dir"] / "report.md").read_text()
 

@@ -111,7 +111,23 @@ class FaultInjector(threading.Thread):
         if record.get("restarts") is not None:
             after = _restart_count(self.backend["settings"]["container"])
             record["restarts"] = after - record["restarts"]
+            if record["restarts"]:
+                record |= restart_timing(self.backend, self.model, record["injected_unix"])
         return record
+
+
+def restart_timing(backend: dict, model: str, injected: float) -> dict:
+    """When the restart policy started the container again after the kill, and how long the
+    server in it then took to load the model (from its timestamped log)."""
+    from servebench.backends.detect import parse_docker_time
+    from servebench.backends.docker_mode import connect, ready_seconds
+
+    state = connect().containers.get(backend["settings"]["container"]).attrs["State"]
+    restarted = parse_docker_time(state["StartedAt"]).timestamp()
+    return {
+        "restarted_after_s": round(restarted - injected, 3),
+        "model_loaded_after_restart_s": ready_seconds(backend["name"], backend, [model]),
+    }
 
 
 def recovery(log: RequestLog, injected: float) -> dict:

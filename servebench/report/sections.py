@@ -329,6 +329,11 @@ def fault_line(fault: dict) -> str:
     )
     if fault.get("restarts") is not None:
         line += f"; container restarts: {fault['restarts']}"
+    if fault.get("restarted_after_s") is not None:
+        line += (
+            f"; the container started again {_num(fault['restarted_after_s'])} s after the kill "
+            f"and loaded the model in {_num(fault.get('model_loaded_after_restart_s'))} s"
+        )
     return line
 
 
