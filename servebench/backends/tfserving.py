@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import requests
-
 from servebench.backends.base import LaunchPlan, RunningBackend
 from servebench.backends.detect import tfserving_implementation
+from servebench.backends.http import get_json
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
 from servebench.export.layout import FIRST_VERSION, ArtifactLayout
@@ -159,13 +158,7 @@ class TFServingBackend:
 
 
 def model_available(rest: str, model: str) -> bool:
-    try:
-        reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
-    except requests.RequestException:
-        return False
-    if reply.status_code != 200:
-        return False
-    states = [status.get("state") for status in reply.json().get("model_version_status", [])]
+    states = [status.get("state") for status in _version_statuses(rest, model)]
     return bool(states) and all(state == "AVAILABLE" for state in states)
 
 
@@ -203,14 +196,13 @@ def withdraw_version(base: Path, model: str, version: int) -> None:
 
 def available_versions(rest: str, model: str) -> list[int]:
     """The model's versions the server reports AVAILABLE now; empty when it cannot say."""
-    try:
-        reply = requests.get(f"{rest}/v1/models/{model}", timeout=2)
-    except requests.RequestException:
-        return []
-    if reply.status_code != 200:
-        return []
-    statuses = reply.json().get("model_version_status", [])
+    statuses = _version_statuses(rest, model)
     return sorted(int(s["version"]) for s in statuses if s.get("state") == "AVAILABLE")
+
+
+def _version_statuses(rest: str, model: str) -> list[dict]:
+    """TF Serving's model status API: each version's state; empty when it cannot say."""
+    return (get_json(f"{rest}/v1/models/{model}") or {}).get("model_version_status", [])
 
 
 def _version_output(binary: Path) -> str:

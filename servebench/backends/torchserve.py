@@ -11,6 +11,7 @@ from pathlib import Path
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.http import get_json
 from servebench.backends.process import (
     LOCALHOST,
     free_port,
@@ -140,13 +141,8 @@ class TorchServeBackend:
 
 def worker_pids(management: str, model: str) -> list[int]:
     """The PIDs of the model's workers once every one is READY; empty until then."""
-    try:
-        reply = requests.get(f"{management}/models/{model}", timeout=2)
-    except requests.RequestException:
-        return []
-    if reply.status_code != 200:
-        return []
-    workers = [worker for version in reply.json() for worker in version.get("workers", [])]
+    versions = get_json(f"{management}/models/{model}") or []
+    workers = [worker for version in versions for worker in version.get("workers", [])]
     if not workers or any(worker.get("status") != "READY" for worker in workers):
         return []
     return [int(worker["pid"]) for worker in workers]
@@ -174,8 +170,8 @@ def unregister_version(management: str, model: str, version: str) -> None:
 
 
 def registered_versions(management: str, model: str) -> list[str]:
-    reply = requests.get(f"{management}/models/{model}/all", timeout=10)
-    return [version["modelVersion"] for version in reply.json()] if reply.ok else []
+    versions = get_json(f"{management}/models/{model}/all", timeout=10) or []
+    return [version["modelVersion"] for version in versions]
 
 
 def _management(method, url: str, params: dict | None = None) -> None:
