@@ -544,9 +544,8 @@ def calibrate_command(
     except UsageError:
         stack = {}
     prometheus = stack["monitoring"]["prometheus"]["endpoints"]["http"] if stack else None
-    artifacts = (
-        Path(stack["artifacts"]) if stack.get("artifacts") else None
-    )  # a user's model is described there
+    # where a user's model (export --model-file) is described
+    artifacts = Path(stack["artifacts"]) if stack.get("artifacts") else None
     models = [spec.name for spec in select_models(model or "all", artifacts)]
     cases = every_case(models, loadgen, workers)
     known = calibrate(state_dir, cases, duration, server, prometheus, users, artifacts)
