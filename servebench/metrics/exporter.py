@@ -87,18 +87,27 @@ class LoadMetrics:
         port = port or free_port()
         start_http_server(port, addr=address, registry=self.registry)
         if announce_dir is not None:
-            announce_dir.mkdir(parents=True, exist_ok=True)
-            entry = [
-                {
-                    "targets": [f"{reachable_host(address)}:{port}"],
-                    "labels": {"loadgen_pid": str(os.getpid())},
-                }
-            ]
-            target_file = announce_dir / f"loadgen-{os.getpid()}.json"
-            temporary = target_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(entry))
-            temporary.rename(target_file)  # Prometheus must never read half a file
+            announce(announce_dir, address, port, os.getpid())
         return port
+
+
+def announce(announce_dir: Path, address: str, port: int, pid: int) -> Path:
+    """Write the exporter of the load generator ``pid`` (listening on ``address``:``port``)
+    into ``announce_dir``, where Prometheus's file service discovery reads it. Written again
+    with the same content, it leaves Prometheus's target as it was."""
+    announce_dir.mkdir(parents=True, exist_ok=True)
+    entry = [
+        {"targets": [f"{reachable_host(address)}:{port}"], "labels": {"loadgen_pid": str(pid)}}
+    ]
+    target_file = announcement(announce_dir, pid)
+    temporary = target_file.with_suffix(".tmp")
+    temporary.write_text(json.dumps(entry))
+    temporary.rename(target_file)  # Prometheus must never read half a file
+    return target_file
+
+
+def announcement(announce_dir: Path, pid: int) -> Path:
+    return announce_dir / f"loadgen-{pid}.json"
 
 
 def wait_for_final_scrape(
