@@ -66,9 +66,22 @@ def stack(artifacts, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def steady(stack, tmp_path_factory):
+def calibrated(stack) -> dict:
+    """The real `servebench calibrate` of mlp's three cases (REST binary and JSON, gRPC), 2 s
+    each, into the stack's state folder: what calibrate's test reads, and what the steady run
+    then finds measured for its CPUs instead of measuring the same cases again."""
+    result = run_cli("calibrate", "--duration", "2s", "--model", "mlp",
+                     "--state-dir", stack["state_dir"])  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    calibration = json.loads((Path(stack["state_dir"]) / "calibration.json").read_text())
+    return {"stdout": result.stdout, "cases": calibration["cases"]}
+
+
+@pytest.fixture(scope="session")
+def steady(stack, calibrated, tmp_path_factory):
     """The bad-input matrix, then a short steady run of every target on mlp with the in-process
-    limits: what bench's tests and the report's read."""
+    limits: what bench's tests and the report's read. The load generator's ceilings are those
+    `calibrated` measured."""
     probe = run_cli("probe-bad-inputs", "--model", "mlp", "--state-dir", stack["state_dir"])
     assert probe.returncode == 0, probe.stderr
     out = tmp_path_factory.mktemp("steady")

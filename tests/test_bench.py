@@ -181,18 +181,17 @@ def test_distributed_workers_add_up(stack, tmp_path):
     assert abs(check["prometheus_requests"] - check["log_requests"]) <= 0.01 * check["log_requests"]
 
 
-def test_calibrate_measures_each_protocol_payload_and_encoding(stack, tmp_path):
-    state_dir = tmp_path / "state"
-    result = run_cli("calibrate", "--duration", "2s", "--users", "8", "--model", "mlp",
-                     "--state-dir", str(state_dir))  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    cases = json.loads((state_dir / "calibration.json").read_text())["cases"]
+def test_calibrate_measures_each_protocol_payload_and_encoding(calibrated, steady):
+    cases = calibrated["cases"]  # as `servebench calibrate` wrote them, before any bench ran
     assert sorted((c["protocol"], c["model"], c["wire"]) for c in cases.values()) == [
         ("grpc", "mlp", "binary"), ("rest", "mlp", "binary"), ("rest", "mlp", "json"),
     ]  # fmt: skip
     for case in cases.values():
         assert case["ceiling_rps"] > 100 and case["error_ratio"] == 0, case
-    assert "load generator ceiling, REST mlp json" in result.stdout
+    assert "load generator ceiling, REST mlp json" in calibrated["stdout"]
+    # The steady run on the same CPUs found every case it needed measured, and used them.
+    assert set(steady["results"]["calibration"]) == set(cases)
+    assert steady["results"]["time_s"]["calibration"] < 1
 
 
 def test_bench_calibrates_the_cases_it_lacks_for_its_own_cpus(stack, tmp_path):

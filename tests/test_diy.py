@@ -11,13 +11,11 @@ import pytest
 import requests
 
 from servebench.clients import ClientError, make_client
-from servebench.export.exporter import export_model
 from servebench.export.layout import ArtifactLayout
 from servebench.export.parity import TOLERANCE
 from servebench.metrics.exporter import wait_until_scraped
 from servebench.metrics.promql import query
-from servebench.models import DEFAULT_MAX_BATCH, MODELS
-from servebench.models.weights import seeded_state
+from servebench.models import MODELS
 from servebench.payloads import sample_batch
 from servebench.report.verdict import blockers, findings, verdict
 
@@ -28,11 +26,10 @@ MLP = MODELS["mlp"]
 
 
 @pytest.fixture(scope="module")
-def mlp_artifacts(tmp_path_factory) -> ArtifactLayout:
-    """mlp alone: the small model keeps this module quick."""
-    layout = ArtifactLayout(tmp_path_factory.mktemp("diy-artifacts"))
-    export_model(MLP, seeded_state(MLP, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
-    return layout
+def mlp_artifacts(artifacts) -> ArtifactLayout:
+    """The session's artifacts, exported once (mlp with the same seeded weights an export of mlp
+    alone writes); the diy stack serves mlp alone, which keeps this module quick."""
+    return artifacts
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def test_a_rollout_reaches_the_new_version_and_every_request_is_counted(
     layout, stack = two_versions
     run = bench(stack, tmp_path / "out", "--scenario", "rollout", "--model", "mlp",
                 "--targets", target, "--rate", "100", "--duration", "24s", "--warmup", "2s",
-                "--users", "2", "--no-limits")  # fmt: skip
+                "--users", "2", "--no-limits", "--calibrate-seconds", "0")  # fmt: skip
     (entry,) = run["results"]["targets"]
     rollout, steps = entry["rollout"], entry["rollout"]["steps"]
     assert [(s["label"], s["from"], s["to"]) for s in steps] == [

@@ -96,11 +96,38 @@ def stop_tree(pids: list[int], grace: float = 20.0) -> list[int]:
             continue
     for process in processes:
         _signal(process, signal.SIGTERM)
-    _, survivors = psutil.wait_procs(processes, timeout=grace)
+    survivors = _wait_exited(processes, grace)
     for process in survivors:
         _signal(process, signal.SIGKILL)
-    psutil.wait_procs(survivors, timeout=5)
+    _wait_exited(survivors, 5)
     return [process.pid for process in survivors]
+
+
+def _wait_exited(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; return those still running after ``timeout``.
+
+    A zombie has exited: it only waits for its parent to collect it, and for a server whose
+    launcher is gone that parent is PID 1, which may take a second or two (psutil.wait_procs
+    waited for that). Our own children are collected here."""
+    deadline = time.monotonic() + timeout
+    running = list(processes)
+    while True:
+        running = [process for process in running if _running(process)]
+        if not running or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    for process in processes:
+        if process not in running:
+            with contextlib.suppress(psutil.Error):
+                process.wait(timeout=0)  # collects a child of ours; another's stays PID 1's
+    return running
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal(process: psutil.Process, signum: int) -> None:

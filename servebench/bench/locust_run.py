@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servebench.backends.process import log_tail, spawn, stop_session
+from servebench.backends.process import free_port, log_tail, spawn, stop_session
 from servebench.bench.analysis import resource_window
 from servebench.bench.monitor import (
     ProcessTreeStats,
@@ -20,8 +20,11 @@ from servebench.bench.monitor import (
     schedule,
 )
 from servebench.errors import UsageError
+from servebench.metrics.exporter import announce, announcement
+from servebench.metrics.prometheus import loadgen_discovery
 from servebench.paths import REPO_ROOT
 from servebench.request_log import RequestLog, read_test_start
+from servebench.stack_record import Stack
 
 LOCUSTFILE = REPO_ROOT / "loadtest" / "locustfile.py"
 SCENARIOS = REPO_ROOT / "loadtest" / "scenarios"
@@ -94,7 +97,16 @@ def run_locust(
     run_dir = run_dir.resolve()  # Locust runs in the repository, not in the caller's folder
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "locust.log"
-    process = spawn(job.command(run_dir), log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
+    early = _early_exporter(job) if prometheus else None
+    command = job.command(run_dir)
+    if early:
+        command += ["--sb-exporter-port", str(early[2])]
+    process = spawn(command, log, {}, cwd=REPO_ROOT, cpus=job.loadgen_cpus)
+    if early:
+        # Prometheus takes seconds to pick up a new target (file discovery is batched): told
+        # now, it does so while Locust starts, rather than after, and the test begins sooner.
+        # Locust announces the same target again itself.
+        announce(early[0], early[1], early[2], process.pid)
     sampler = ResourceSampler({"server": server_stats, "loadgen": ProcessTreeStats(process.pid)})
     selector = f'target="{job.target}",model="{job.model}"'
     live = prometheus_live(prometheus, selector) if prometheus else log_live(run_dir)
@@ -115,6 +127,8 @@ def run_locust(
             stop_session(process.pid, grace=10)
         progress.stop()
         sampler.stop()
+        if early:  # Locust removes it at quitting; not if it died first
+            announcement(early[0], process.pid).unlink(missing_ok=True)
     test_start = read_test_start(run_dir)
     if test_start is None:
         raise UsageError(f"Locust did not start for {job.target}: {log_tail(log, 5)}")
@@ -127,6 +141,17 @@ def run_locust(
         samples=sampler.samples,
         interrupted=interrupted,
     )
+
+
+def _early_exporter(job: LocustJob) -> tuple[Path, str, int] | None:
+    """Where a single Locust process will announce its exporter (the folder Prometheus watches,
+    the address it listens on, a free port), for the stacks whose Prometheus watches a folder;
+    None for distributed runs, whose workers each serve on a port of their own, and for a
+    Locust told to announce itself elsewhere (calibration's)."""
+    if job.workers or "metrics_dir" in job.options:
+        return None
+    folder, listen = loadgen_discovery(Stack.load(job.stack_file))
+    return (folder, listen, free_port()) if folder is not None else None
 
 
 def run_one_window(

@@ -23,7 +23,11 @@ from servebench.clients import ClientError, client_options, make_client, stack_t
 from servebench.load.answers import AnswerKey
 from servebench.load.recorder import LoadFailure, RequestRecorder
 from servebench.load.shapes import rate_share_at, scenario_phases
-from servebench.metrics.exporter import wait_until_scraped
+from servebench.metrics.exporter import (
+    announcement,
+    wait_for_final_scrape,
+    wait_until_scraped,
+)
 from servebench.metrics.prometheus import loadgen_discovery
 from servebench.models import get_model
 from servebench.payloads import PayloadPool
@@ -33,8 +37,6 @@ from servebench.target import Target
 
 # Without this, gRPC calls block the whole process: one request at a time, latencies near zero.
 grpc_gevent.init_gevent()
-
-FINAL_SCRAPE_WAIT_S = 2.5  # Prometheus scrapes every second; let it read the final counts
 
 
 @cache
@@ -306,9 +308,9 @@ def start_recorder(environment) -> None:
     def _quitting(**_) -> None:
         recorder.close()
         if stack.prometheus_url:  # else nobody scrapes it (calibrate's trivial endpoint)
-            time.sleep(FINAL_SCRAPE_WAIT_S)
+            wait_for_final_scrape(recorder.metrics.scrapes)  # it must read the final counts
         if announce is not None:
-            (announce / f"loadgen-{os.getpid()}.json").unlink(missing_ok=True)
+            announcement(announce, os.getpid()).unlink(missing_ok=True)
 
 
 __all__ = ["TorchServeRestUser", "TorchServeGrpcUser", "TFServingRestUser", "TFServingGrpcUser",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -27,9 +28,26 @@ def latency_buckets(low: float = 50e-6, high: float = 60.0, factor: float = 1.15
     return [float(f"{bound:.6g}") for bound in bounds]
 
 
+class ScrapeClock:
+    """A collector with no series: it notes when the registry was last collected, i.e. when
+    the latest scrape of the exporter began."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None  # time.monotonic() of the latest scrape
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self) -> list:
+        self.last = time.monotonic()
+        return []
+
+
 class LoadMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.scrapes = ScrapeClock()
+        self.registry.register(self.scrapes)
         labels = ["target", "protocol", "model"]
         self.latency = Histogram(
             "servebench_client_latency_seconds",
@@ -69,18 +87,47 @@ class LoadMetrics:
         port = port or free_port()
         start_http_server(port, addr=address, registry=self.registry)
         if announce_dir is not None:
-            announce_dir.mkdir(parents=True, exist_ok=True)
-            entry = [
-                {
-                    "targets": [f"{reachable_host(address)}:{port}"],
-                    "labels": {"loadgen_pid": str(os.getpid())},
-                }
-            ]
-            target_file = announce_dir / f"loadgen-{os.getpid()}.json"
-            temporary = target_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(entry))
-            temporary.rename(target_file)  # Prometheus must never read half a file
+            announce(announce_dir, address, port, os.getpid())
         return port
+
+
+def announce(announce_dir: Path, address: str, port: int, pid: int) -> Path:
+    """Write the exporter of the load generator ``pid`` (listening on ``address``:``port``)
+    into ``announce_dir``, where Prometheus's file service discovery reads it. Written again
+    with the same content, it leaves Prometheus's target as it was."""
+    announce_dir.mkdir(parents=True, exist_ok=True)
+    entry = [
+        {"targets": [f"{reachable_host(address)}:{port}"], "labels": {"loadgen_pid": str(pid)}}
+    ]
+    target_file = announcement(announce_dir, pid)
+    temporary = target_file.with_suffix(".tmp")
+    temporary.write_text(json.dumps(entry))
+    temporary.rename(target_file)  # Prometheus must never read half a file
+    return target_file
+
+
+def announcement(announce_dir: Path, pid: int) -> Path:
+    return announce_dir / f"loadgen-{pid}.json"
+
+
+def wait_for_final_scrape(
+    scrapes: ScrapeClock, settle: float = 0.5, timeout: float = 5.0, unscraped: float = 2.5
+) -> bool:
+    """Wait until a scrape that began now or later has been read, plus ``settle`` seconds for
+    Prometheus to store it: with a scrape a second, about a second rather than a fixed wait.
+    An exporter never scraped so far gets the fixed ``unscraped`` seconds instead. True once
+    such a scrape was seen."""
+    since = time.monotonic()
+    if scrapes.last is None:
+        time.sleep(unscraped)
+        return scrapes.last is not None
+    deadline = since + timeout
+    while time.monotonic() < deadline:
+        if scrapes.last is not None and scrapes.last >= since:
+            time.sleep(settle)
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def reachable_host(address: str) -> str:
@@ -94,8 +141,6 @@ def reachable_host(address: str) -> str:
 def wait_until_scraped(prometheus: str, port: int, timeout: float = 20.0) -> bool:
     """Wait until Prometheus scrapes the exporter on ``port`` (it batches newly discovered
     targets for up to 5 s); a test started before that would lose its first seconds."""
-    import time
-
     import requests
 
     deadline = time.monotonic() + timeout
