@@ -12,9 +12,11 @@ child process pinned to the servers' CPUs, so it gets exactly their budget.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,7 @@ def _torch_predict(model: str, artifacts: Path, threads: int):
 
     torch.set_num_threads(threads)
     model_dir = Path(tempfile.mkdtemp(prefix="servebench-mar-"))
+    atexit.register(shutil.rmtree, model_dir, ignore_errors=True)  # this child's own scratch
     with zipfile.ZipFile(ArtifactLayout(artifacts).mar(model)) as archive:
         archive.extractall(model_dir)
     manifest = json.loads((model_dir / "MAR-INF" / "MANIFEST.json").read_text())
