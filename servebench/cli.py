@@ -103,6 +103,12 @@ def _export_parser(commands) -> None:
         help="model version to write: `up` serves version 1; a later one (e.g. 2, with other "
         "--weights or --seed) is what `bench --scenario rollout` rolls out beside it",
     )
+    export.add_argument(
+        "--model-base",
+        type=Path,
+        help="also put version 1 of each model in this TF Serving model base, where it is "
+        "missing or differs (Compose's export: the base TF Serving reads and a rollout writes)",
+    )
 
 
 def _parity_parser(commands) -> None:
@@ -219,7 +225,9 @@ def _bench_parser(commands) -> None:
     bench.add_argument("--duration", type=_seconds, help="one measurement window (default: "
                        f"{load.WINDOW_S:g}s; soak {load.SOAK_S / 60:g}m)")  # fmt: skip
     bench.add_argument("--warmup", type=_seconds, help="load first, then discarded (default: 5s)")
-    bench.add_argument("--repeat", type=_positive_int, help="measurement windows, back to back")
+    bench.add_argument("--repeat", type=_positive_int, help="measurement windows, back to back "
+                       "(default: 3); rollout, fault and overload: whole runs of each target, "
+                       "the targets taking turns")  # fmt: skip
     bench.add_argument("--users", type=_positive_int, help="concurrent users")
     bench.add_argument("--rate", type=float,
                        help="poisson: arrivals per second (needed unless --find-knee)")  # fmt: skip

@@ -12,7 +12,7 @@ from servebench import cpus
 from servebench.clients import ALL_TARGETS, BASELINE_TARGETS, TARGETS, stack_targets
 from servebench.console import format_results, format_stack, print_artifacts, warn_if_emulated
 from servebench.errors import CheckFailed, UsageError
-from servebench.export.layout import ArtifactLayout
+from servebench.export.layout import FIRST_VERSION, ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
 from servebench.load import options as load
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, select_models
@@ -40,11 +40,14 @@ def export_command(
     class_name: str | None = None,
     input_shape: tuple[int, ...] | None = None,
     atol: float | None = None,
+    model_base: Path | None = None,
 ) -> int:
     from servebench.export.exporter import ensure_writable, export_model  # torch: only here
     from servebench.models.weights import load_state, seeded_state
 
     ensure_writable(out)
+    if model_base is not None:
+        ensure_writable(model_base, "--model-base")
     if model_file is None:
         if class_name or input_shape or atol is not None:
             raise UsageError("--class, --input-shape and --atol describe a --model-file")
@@ -60,7 +63,21 @@ def export_command(
         manifest = export_model(spec, state, layout, max_batch, version=version)
         cases += [ParityCase(**_case_fields(case)) for case in manifest["parity"]]
         print_artifacts(manifest, layout.manifest(spec.name, version))
-    return _report_parity(cases)
+    status = _report_parity(cases)
+    if model_base is not None:
+        _serve_first_versions(model_base, specs, layout)
+    return status
+
+
+def _serve_first_versions(base: Path, specs: list, layout: ArtifactLayout) -> None:
+    from servebench.backends.tfserving import keep_first_versions
+
+    placed = keep_first_versions(base, specs, layout)
+    kept = [spec.name for spec in specs if spec.name not in placed]
+    print(
+        f"TF Serving's model base {base}: version {FIRST_VERSION} of "
+        + ", ".join([f"{name} placed" for name in placed] + [f"{name} kept" for name in kept])
+    )
 
 
 def _user_model(
@@ -417,7 +434,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
     if args.server_cpus:
         _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
-    single_window = args.scenario in ("ramp", "spike", "soak", "fault", "overload", "rollout")
+    single_window = args.scenario in ("ramp", "spike", "soak", *load.OPERATIONS)
     window = args.duration or (load.SOAK_S if args.scenario == "soak" else load.WINDOW_S)
     return BenchPlan(
         scenario=args.scenario,
@@ -446,6 +463,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
         encoding=args.encoding,
         aa=args.aa,
         calibrate_s=args.calibrate_seconds,
+        rounds=args.repeat if args.scenario in load.OPERATIONS else 1,
     )
 
 

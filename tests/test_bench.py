@@ -512,7 +512,7 @@ def test_soak_drift_flags_growth_above_ten_percent():
 def test_an_overload_run_records_what_each_step_did_with_the_excess(stack, tmp_path):
     run = bench(stack, tmp_path / "out", "--scenario", "overload", "--model", "mlp", "--targets",
                 "torchserve-rest", "--rate", "300", "--duration", "16s", "--warmup", "2s",
-                "--users", "2", "--no-limits")  # fmt: skip
+                "--users", "2", "--no-limits", "--repeat", "1")  # fmt: skip
     (entry,) = run["results"]["targets"]
     phases = entry["phases"]
     assert [p["label"] for p in phases] == [

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from servebench.backends.process import free_port
+from servebench.backends.tfserving import available_versions
 
 from .conftest import run_cli
 from .containers import fresh_checkout, image_present, project_objects, require_engine
@@ -78,7 +79,8 @@ def compose(tmp_path_factory):
 def test_up_wait_starts_the_whole_stack_from_a_fresh_checkout(compose):
     started = time.monotonic()
     result = compose("up", "-d", "--wait")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    export_log = compose("logs", "export").stdout if result.returncode else ""
+    assert result.returncode == 0, result.stderr[-3000:] + export_log[-3000:]
     print(f"docker compose up -d --wait: {time.monotonic() - started:.0f} s")
     for service in SERVERS:
         state = compose.container(service)["State"]
@@ -122,13 +124,15 @@ def test_parity_through_the_published_ports(compose, tmp_path):
     assert len(rows) == 16, result.stdout
     assert all("tfserving-emulator" in row for row in rows if "tfserving-" in row)
     assert all("torchserve 0.12.0" in row for row in rows if "torchserve-" in row)
-    # A Compose stack's servers read the export volume: a rollout is refused before any load.
+    # TF Serving's model base is a volume only the bench container mounts: from this host, a
+    # rollout is refused before any load, with the command that runs it.
     rollout = run_cli("bench", "--scenario", "rollout", "--model", "mlp",
                       "--targets", "torchserve-rest", "--state-dir", str(state_dir),
                       "--out", str(tmp_path / "results"))  # fmt: skip
     assert rollout.returncode == 2 and "Traceback" not in rollout.stderr, rollout.stderr
     last = rollout.stderr.strip().splitlines()[-1]
-    assert "a Compose stack's servers read their versions" in last
+    assert "model base /models, which is not on this machine" in last
+    assert "docker compose --profile bench run --rm bench" in last
 
 
 def test_every_prometheus_target_is_up_and_both_locust_workers_connect(compose):
@@ -222,6 +226,41 @@ def test_bench_profile_and_a_second_up_leave_the_servers_alone(compose):
         resources = window["resources"]
         assert resources.get("server_cpu_percent_mean") is not None, resources
         assert resources.get("server_rss_mb_max", 0) > 50, resources
+
+
+def test_a_rollout_through_the_model_base_volume_and_the_management_port(compose):
+    """Version 2 exported into the artifacts volume, then rolled out and back by the bench
+    container: TF Serving's through the model-base volume its container reads, TorchServe's
+    through the management port inside the compose network."""
+    export = compose("run", "--rm", "export", "export", "--model", "mlp", "--version", "2",
+                     "--seed", "1", "--out", "/artifacts", timeout=600)  # fmt: skip
+    assert export.returncode == 0, export.stdout[-3000:] + export.stderr[-3000:]
+    tf_rest = f"http://127.0.0.1:{compose.port('TFSERVING_REST_PORT')}"
+    assert available_versions(tf_rest, "mlp") == [1]  # version 2 waits in the artifacts
+    results_dir = compose.workdir / "results"
+    before = {p.name for p in results_dir.iterdir()} if results_dir.is_dir() else set()
+    args = ("--scenario rollout --model mlp --targets torchserve-rest,tfserving-rest --rate 40"
+            " --duration 16s --warmup 2s --users 2 --calibrate-seconds 0 --repeat 1")  # fmt: skip
+    # BENCH_ARGS is read where compose.yaml is, as a user sets it: in compose's environment.
+    with_args = Compose(compose.workdir, {**compose.env, "BENCH_ARGS": args})
+    bench = with_args("--profile", "bench", "run", "--rm", "bench", timeout=900)
+    assert bench.returncode == 0, bench.stdout[-4000:] + bench.stderr[-3000:]
+    (run_dir,) = [p for p in results_dir.iterdir() if p.name not in before]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert {entry["target"] for entry in results["targets"]} == {
+        "torchserve-rest", "tfserving-rest"
+    }  # fmt: skip
+    for entry in results["targets"]:
+        steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
+        assert [(s["label"], s["to"]) for s in steps] == [("rollout", 2), ("rollback", 1)]
+        for step in steps:
+            assert "error" not in step and step["all_new_s"] is not None, (entry["target"], step)
+            assert step["old_after_all_new"] == 0, (entry["target"], step)
+        assert answers["v1"] > 0 and answers["v2"] > 0 and answers["wrong"] == 0, answers
+        counted = answers["v1"] + answers["v2"] + answers["wrong"] + answers["failed"]
+        assert counted == answers["requests"], answers
+    assert available_versions(tf_rest, "mlp") == [1]
+    assert (run_dir / "report.md").read_text().count("rollout v1 -> v2: first v2 answer") == 2
 
 
 def test_down_v_leaves_no_container_volume_or_network(compose):

@@ -93,7 +93,7 @@ def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker
         docker_stack, tmp_path / "results",
         "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "1",
         "--users", "2", "--targets", "torchserve-rest,tfserving-grpc", "--no-limits",
-        "--calibrate-seconds", "0",
+        "--calibrate-seconds", "0", "--repeat", "1",
     )  # fmt: skip
     for entry in run["results"]["targets"]:
         (window,) = entry["repetitions"]
@@ -141,6 +141,7 @@ def test_a_killed_server_comes_back_and_the_run_keeps_before_and_after(
         docker_stack, tmp_path / "results",
         "--scenario", "fault", "--fault", kind, "--targets", target, "--duration", "15s",
         "--warmup", "2s", "--users", "2", "--no-limits", "--calibrate-seconds", "0",
+        "--repeat", "1",
     )  # fmt: skip
     (entry,) = run["results"]["targets"]
     fault = entry["fault"]

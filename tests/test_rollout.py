@@ -65,7 +65,8 @@ def test_a_rollout_reaches_the_new_version_and_every_request_is_counted(
     layout, stack = two_versions
     run = bench(stack, tmp_path / "out", "--scenario", "rollout", "--model", "mlp",
                 "--targets", target, "--rate", "100", "--duration", "24s", "--warmup", "2s",
-                "--users", "2", "--no-limits", "--calibrate-seconds", "0")  # fmt: skip
+                "--users", "2", "--no-limits", "--calibrate-seconds", "0",
+                "--repeat", "1")  # fmt: skip
     (entry,) = run["results"]["targets"]
     rollout, steps = entry["rollout"], entry["rollout"]["steps"]
     assert [(s["label"], s["from"], s["to"]) for s in steps] == [
@@ -130,18 +131,31 @@ def test_step_figures_count_what_each_version_answered_and_when():
     assert answer_counts(log) == {"v1": 4, "v2": 2, "wrong": 1, "failed": 1, "requests": 8}
 
 
-def test_a_killed_torchserve_worker_is_replaced_and_the_recovery_measured(stack, tmp_path):
+def test_a_killed_torchserve_worker_is_replaced_in_each_of_two_runs(stack, tmp_path):
+    """`--repeat 2` of an operations scenario: two whole runs, each killing the worker that
+    serves then, each measured on its own."""
     from servebench.backends.torchserve import worker_pids
 
     management = stack["backends"]["torchserve"]["endpoints"]["management"]
     before = worker_pids(management, "mlp")
     run = bench(stack, tmp_path / "out", "--scenario", "fault", "--fault", "worker", "--model",
-                "mlp", "--targets", "torchserve-rest", "--duration", "15s", "--warmup", "2s",
-                "--users", "2", "--no-limits")  # fmt: skip
+                "mlp", "--targets", "torchserve-rest", "--duration", "10s", "--warmup", "2s",
+                "--users", "2", "--no-limits", "--repeat", "2")  # fmt: skip
     (entry,) = run["results"]["targets"]
-    fault = entry["fault"]
-    assert fault["kind"] == "worker" and fault["pid"] == before[0] and fault["injected_unix"]
-    assert fault["recovered_after_s"] is not None and fault["recovered_after_s"] < 12, fault
-    assert worker_pids(management, "mlp") not in ([], before)  # a new worker serves
-    before_phase, after_phase = entry["phases"]
-    assert before_phase["achieved_rps"] > 0 and after_phase["achieved_rps"] > 0
+    assert run["results"]["params"]["rounds"] == 2 and len(entry["rounds"]) == 2
+    assert [window["index"] for window in entry["repetitions"]] == [0, 1]
+    pids = []
+    for figures in entry["rounds"]:
+        fault = figures["fault"]
+        assert fault["kind"] == "worker" and fault["injected_unix"], fault
+        assert fault["recovered_after_s"] is not None and fault["recovered_after_s"] < 8, fault
+        before_phase, after_phase = figures["phases"]
+        assert before_phase["achieved_rps"] > 0 and after_phase["achieved_rps"] > 0
+        pids.append(fault["pid"])
+    # the first run killed the worker that served before; the second, its replacement
+    assert pids[0] == before[0] and pids[1] != pids[0], pids
+    assert worker_pids(management, "mlp") not in ([], before, [pids[1]])
+    assert (run["dir"] / "mlp" / "torchserve-rest" / "round-2" / "locust_stats.csv").is_file()
+    assert run_cli("report", str(run["dir"])).returncode == 0
+    markdown = (run["dir"] / "report.md").read_text()
+    assert "mlp torchserve-rest (run 2 of 2): worker killed" in markdown, markdown

@@ -245,6 +245,17 @@ def test_efficiency_ranks_only_where_its_interval_with_the_limit_allows():
     assert efficiency.winner == "torchserve"
 
 
+def test_efficiency_over_a_limit_without_an_interval_is_not_judged_as_one_measurement():
+    # Windows with intervals on both sides, but the in-process limit's interval reached zero
+    # (bench stored no ratio interval): 1.42x apart must not be called by the 25% margin.
+    pair = clear_pair()
+    pair[0] |= {"serving_efficiency": 0.71, "serving_efficiency_ci95": None}
+    pair[1] |= {"serving_efficiency": 0.50, "serving_efficiency_ci95": None}
+    _, rows = verdict(results(pair), None, None)
+    (efficiency,) = [row for row in rows if row.criterion == "serving efficiency"]
+    assert efficiency.winner is None and "intervals overlap" in efficiency.text, efficiency
+
+
 def cold_starts(torchserve_s, tfserving_s):
     def server(values):
         mean = sum(values) / len(values)
@@ -298,6 +309,49 @@ def test_a_few_rollout_errors_in_one_run_each_name_no_winner():
     run["scenario"] = "rollout"
     _, rows = verdict(run, None, None)
     assert [row.winner for row in rows] == [None, None]  # 0.4 points; 10% in one run each
+
+
+def rollout_rounds(target_name, failed_counts, all_new_s):
+    """An entry with one run per failed count, 1000 requests each."""
+    runs = [rollout_entry(target_name, failed, 1000, seconds)
+            for failed, seconds in zip(failed_counts, all_new_s, strict=True)]  # fmt: skip
+    return {**runs[0], "rounds": [{"rollout": run["rollout"]} for run in runs]}
+
+
+def test_rollout_runs_are_judged_on_their_medians_and_intervals():
+    run = results([rollout_rounds("torchserve-rest", [60, 50, 70], [4.5, 4.0, 5.0]),
+                   rollout_rounds("tfserving-rest", [0, 0, 2], [0.5, 0.6, 0.5])])  # fmt: skip
+    run["scenario"] = "rollout"
+    _, rows = verdict(run, None, None)
+    by_criterion = {row.criterion: row for row in rows}
+    errors = by_criterion["failed requests during rollout and rollback"]
+    assert errors.winner == "tfserving", errors
+    assert "6.00% vs 0.00%" in errors.text and "3 runs each, medians" in errors.text
+    seconds = by_criterion["time until only the new version answers"]
+    assert seconds.winner == "tfserving" and "(3 runs each)" in seconds.text, seconds
+
+
+def test_one_bad_rollout_run_of_three_names_no_winner():
+    # Medians 1.6% vs 0%: past the error budget, but one run of 3 carries it; the intervals
+    # of three runs overlap, so no winner.
+    run = results([rollout_rounds("torchserve-rest", [6, 30, 16], [1.0, 1.1, 1.0]),
+                   rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.05, 1.1])])  # fmt: skip
+    run["scenario"] = "rollout"
+    _, rows = verdict(run, None, None)
+    by_criterion = {row.criterion: row for row in rows}
+    errors = by_criterion["failed requests during rollout and rollback"]
+    assert errors.winner is None and "no significant difference" in errors.text, errors
+    assert by_criterion["time until only the new version answers"].winner is None
+
+
+def test_a_rollout_that_did_not_finish_in_one_run_of_three_loses_on_time():
+    run = results([rollout_rounds("torchserve-rest", [0, 0, 0], [1.0, None, 1.0]),
+                   rollout_rounds("tfserving-rest", [0, 0, 0], [3.0, 3.1, 3.0])])  # fmt: skip
+    run["scenario"] = "rollout"
+    _, rows = verdict(run, None, None)
+    (seconds,) = [r for r in rows if r.criterion == "time until only the new version answers"]
+    assert seconds.winner == "tfserving", seconds
+    assert "TorchServe did not finish in 1 of 3 (3 runs each)" in seconds.text, seconds
 
 
 def test_an_emulated_rollout_names_no_winner():

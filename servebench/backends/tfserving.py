@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -171,6 +172,32 @@ def place_first_versions(base: Path, models: list[ModelSpec], layout: ArtifactLa
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         place_version(base, spec.name, FIRST_VERSION, layout)
+
+
+def keep_first_versions(base: Path, models: list[ModelSpec], layout: ArtifactLayout) -> list[str]:
+    """Compose's export: put version 1 of each model in ``base`` where it is missing or differs
+    from export's, and leave an identical one alone, so that a second `docker compose up` never
+    makes the running TF Serving reload what it serves. Returns the models placed."""
+    placed = []
+    for spec in models:
+        folder = base / spec.name / str(FIRST_VERSION)
+        exported = layout.savedmodel(spec.name, FIRST_VERSION)
+        if folder.is_dir() and _tree_digest(folder) == _tree_digest(exported):
+            continue
+        (base / spec.name).mkdir(parents=True, exist_ok=True)
+        if folder.is_dir():
+            withdraw_version(base, spec.name, FIRST_VERSION)
+        place_version(base, spec.name, FIRST_VERSION, layout)
+        placed.append(spec.name)
+    return placed
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def place_version(base: Path, model: str, version: int, layout: ArtifactLayout) -> None:

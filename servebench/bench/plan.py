@@ -32,3 +32,4 @@ class BenchPlan:
     fault: str | None = None  # the fault scenario's kind: "worker" or "server"
     encoding: str = "native"  # REST bodies: each server's native best, or JSON on both
     aa: bool = False  # an A/A run: the one target measured as both arms of the comparison
+    rounds: int = 1  # an operations scenario: whole runs of each target, alternating targets

@@ -164,6 +164,7 @@ def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "warmup_s": plan.warmup_s,
             "window_s": plan.window_s,
             "repeat": plan.repeat,
+            "rounds": plan.rounds,
             "users": plan.users,
             "rate": plan.rate,
             "batch": plan.batch,

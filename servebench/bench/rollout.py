@@ -43,20 +43,24 @@ def check_rollout(spec: ModelSpec, stack: dict, server: str) -> None:
             f"--scenario rollout rolls a version out on TorchServe or TF Serving; {server} has "
             "one model and no versions"
         )
-    # `up` (local, or --mode docker) gives TF Serving a model base of the stack's own; a Compose
-    # stack's servers read the export volume, where this host can put no version.
-    if not stack["backends"]["tfserving"].get("settings", {}).get("model_base"):
+    # TF Serving serves the versions in its model base: the stack's own folder (`up`), or
+    # Compose's model-base volume, which only the bench container mounts beside the server.
+    base = stack["backends"]["tfserving"].get("settings", {}).get("model_base")
+    if not base or not Path(base).is_dir():
         raise UsageError(
-            "--scenario rollout runs on a stack `servebench up` started (local, or --mode "
-            "docker); a Compose stack's servers read their versions from a volume this host "
-            "cannot write"
+            f"--scenario rollout puts versions in TF Serving's model base {base or '(none)'}, "
+            "which is not on this machine: run it where the stack's record says (in Compose: "
+            f'BENCH_ARGS="--scenario rollout --model {spec.name}" docker compose --profile '
+            "bench run --rm bench)"
         )
     layout = ArtifactLayout(Path(stack["artifacts"]))
     weights = layout.weights(spec.name, NEW_VERSION)
     if not weights.is_file():
         raise UsageError(
             f"{weights} is missing: write the version to roll out first, e.g. `servebench export "
-            f"--model {spec.name} --version {NEW_VERSION} --seed 1 --out {layout.root}`"
+            f"--model {spec.name} --version {NEW_VERSION} --seed 1 --out {layout.root}` (in "
+            f"Compose: docker compose run --rm export export --model {spec.name} --version "
+            f"{NEW_VERSION} --seed 1 --out /artifacts)"
         )
 
 

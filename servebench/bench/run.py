@@ -91,6 +91,15 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
                 results["in_process"] = measure_limits(plan, stack)
             save()
         for spec in plan.models:
+            if plan.rounds > 1:
+                entries, interrupted = measure_rounds(plan, stack, spec, run_dir, spent)
+                for entry in entries:
+                    judge(entry, results, plan)
+                    results["targets"].append(entry)
+                save()
+                if interrupted:
+                    raise KeyboardInterrupt
+                continue
             for target in plan.targets:
                 if plan.find_knee:
                     with spent.measure("knee search"):
@@ -149,12 +158,16 @@ def measure_target(
     run_dir: Path,
     part: str = "",
     spent: TimeSpent | None = None,
+    rate: tuple[float, str | None] | None = None,
 ) -> tuple[dict, bool]:
     """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
-    sub-folder, for a target measured in several runs. ``spent`` adds where the time went."""
+    sub-folder, for a target measured in several runs. ``spent`` adds where the time went.
+    ``rate``: the offered rate and its basis, when already measured (else the scenario's)."""
     spent = spent or TimeSpent()
-    with spent.measure("closed-loop capacity"):
-        rate, knee_basis = _scenario_rate(plan, stack, spec, target, run_dir)
+    if rate is None:
+        with spent.measure("closed-loop capacity"):
+            rate = _scenario_rate(plan, stack, spec, target, run_dir)
+    rate, knee_basis = rate
     job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
@@ -258,6 +271,49 @@ def measure_aa(
             if interrupted:
                 return list(arms.values()), True
     return [arms[arm] for arm in ARMS], False
+
+
+def measure_rounds(
+    plan: BenchPlan, stack: Stack, spec: ModelSpec, run_dir: Path, spent: TimeSpent
+) -> tuple[list[dict], bool]:
+    """An operations scenario in plan.rounds whole runs of each target, the targets taking
+    turns (AB, BA, ...) so that a drift over the run favours neither, each at the rate measured
+    once before the first round. Each target's entry is its first run's, with every run's
+    figures in ``rounds`` and every run's window in ``repetitions``: the verdict reads their
+    spread. Returns (the entries, interrupted)."""
+    with spent.measure("closed-loop capacity"):
+        rates = {target: _scenario_rate(plan, stack, spec, target, run_dir)
+                 for target in plan.targets}  # fmt: skip
+    runs: dict[str, list[dict]] = {target: [] for target in plan.targets}
+    for index in range(plan.rounds):
+        for target in plan.targets if index % 2 == 0 else plan.targets[::-1]:
+            part = f"round-{index + 1}"
+            entry, interrupted = measure_target(
+                plan, stack, spec, target, run_dir, part, spent, rates[target]
+            )
+            runs[target].append(entry)
+            if interrupted:
+                return [_with_rounds(entries) for entries in runs.values() if entries], True
+    return [_with_rounds(entries) for entries in runs.values()], False
+
+
+def _with_rounds(entries: list[dict]) -> dict:
+    """The first run's entry, with the figures of every run and every run's window."""
+    windows = []
+    for index, entry in enumerate(entries):
+        windows += [{**window, "index": index} for window in entry["repetitions"]]
+    rounds = [{key: entry[key] for key in ROUND_FIGURES if key in entry} for entry in entries]
+    return {
+        **entries[0],
+        "rounds": [{"part": f"round-{i + 1}", **figures} for i, figures in enumerate(rounds)],
+        "repetitions": windows,
+        "summary": summarize(windows) if windows else None,
+        "requests_logged": sum(entry["requests_logged"] for entry in entries),
+    }
+
+
+# What each run of an operations scenario measured about its event: the verdict's input.
+ROUND_FIGURES = ("rollout", "fault", "recovery_s", "broke_at", "phases")
 
 
 def _add_round(merged: dict | None, entry: dict, arm: str, round_index: int) -> dict:

@@ -30,15 +30,16 @@ VERSIONED_PACKAGES = (
 Progress = Callable[[str], None]
 
 
-def ensure_writable(folder: Path) -> None:
-    """Fail early, with the fix, when ``folder`` cannot hold the artifacts."""
+def ensure_writable(folder: Path, option: str = "--out") -> None:
+    """Fail early, with the fix, when ``folder``, given with ``option``, cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise UsageError(
-            f"cannot write to {folder} ({exc.strerror or exc}); pass a writable folder with --out"
+            f"cannot write to {folder} ({exc.strerror or exc}); "
+            f"pass a writable folder with {option}"
         ) from None
 
 

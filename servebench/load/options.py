@@ -14,6 +14,9 @@ ENCODING = "native"
 STEP_USERS = 2
 STEP_SECONDS = 10.0
 SPIKE_USERS = 16
+# Scenarios judged on an event (a rollout, a fault, an overload), not on speed: each run is one
+# event, so `bench --repeat` repeats whole runs of them ("rounds"), not windows within one.
+OPERATIONS = ("rollout", "fault", "overload")
 
 
 def add_options(parser) -> None:

@@ -343,13 +343,13 @@ def operations_section(data) -> list:
     head = ["model", "target", "phase", "users", "seconds", "req/s", "p50 ms", "p99 ms", "errors",
             "server CPU %", "server RSS MB", "Locust RSS MB"]  # fmt: skip
     rows, verdicts = [], []
-    for entry in data.results["targets"]:
+    for entry in (run for target in data.results["targets"] for run in _runs(target)):
         for phase in entry.get("phases", []):
             rows.append(
                 [
                     entry["model"],
                     entry["target"],
-                    phase["label"],
+                    phase["label"] + entry["run_said"],
                     str(phase["users"]),
                     f"{phase['start_s']:.0f}-{phase['end_s']:.0f}",
                     _num(phase["achieved_rps"]),
@@ -361,18 +361,19 @@ def operations_section(data) -> list:
                     _num(phase["resources"].get("loadgen_rss_mb_max")),
                 ]
             )
+        said = f"{entry['model']} {entry['target']}{entry['run_said']}"
         if "recovery_s" in entry:
-            verdicts.append(f"{entry['model']} {entry['target']}: {overload_line(entry)}")
+            verdicts.append(f"{said}: {overload_line(entry)}")
         if entry.get("drift"):
-            verdicts.append(f"{entry['model']} {entry['target']}: {drift_line(entry['drift'])}")
+            verdicts.append(f"{said}: {drift_line(entry['drift'])}")
         if "fault" in entry:
-            verdicts.append(f"{entry['model']} {entry['target']}: {fault_line(entry['fault'])}")
+            verdicts.append(f"{said}: {fault_line(entry['fault'])}")
         if "rollout" in entry:
-            verdicts.append(f"{entry['model']} {entry['target']}: {rollout_line(entry)}")
+            verdicts.append(f"{said}: {rollout_line(entry)}")
         if "broke_at" in entry:
             broke = entry["broke_at"]
             verdicts.append(
-                f"{entry['model']} {entry['target']}: "
+                f"{said}: "
                 + (
                     f"p99 passed {_num(entry['slo_ms_p99'])} ms or errors passed the budget "
                     f"first in {broke}"
@@ -390,7 +391,20 @@ def operations_section(data) -> list:
     for entry in data.results["targets"]:
         if entry.get("phases") and (image := operations_over_time(entry, data.run_dir)):
             blocks.append(("img", f"{entry['model']}-{entry['target']}-over-time", image))
+    if any(len(entry.get("rounds", [])) > 1 for entry in data.results["targets"]):
+        blocks.append(("p", "Over time: each target's first run; every run's request log is in "
+                       "its round-N folder."))  # fmt: skip
     return blocks
+
+
+def _runs(entry: dict) -> list[dict]:
+    """The entry once per run of it (an operations scenario's rounds), each naming its run
+    where there are several."""
+    rounds = entry.get("rounds") or []
+    if len(rounds) < 2:
+        return [{**entry, "run_said": ""}]
+    return [{**entry, **figures, "run_said": f" (run {index + 1} of {len(rounds)})"}
+            for index, figures in enumerate(rounds)]  # fmt: skip
 
 
 def rollout_line(entry: dict) -> str:

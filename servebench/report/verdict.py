@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from servebench.load.options import OPERATIONS
+from servebench.stats import ci95, median
 from servebench.target import BASELINE_SERVERS, Target
 
 SERVERS = ("torchserve", "tfserving")
@@ -254,91 +256,122 @@ def _speed_findings(scope: str, pair: dict, sides: tuple[str, str]) -> list[Find
     ]
 
 
-OPERATIONS = ("rollout", "fault", "overload")
-
-
 def operations_findings(scope: str, pair: dict) -> list[Finding]:
     """A rollout, a fault or an overload, judged per model and protocol where both servers
-    ran it: one run each, so only the single-measurement margin names a winner."""
+    ran it, on each server's runs of it (``rounds``; one run, without): the medians and their
+    intervals, or with one run each, only the single-measurement margin."""
     entries = [entry for entry in pair.values() if entry]
     if len(entries) < 2:
         return []
+    runs = {server: entry.get("rounds") or [entry] for server, entry in pair.items()}
     rows = []
     if all("rollout" in entry for entry in entries):
         rows.append(_error_finding("failed requests during rollout and rollback", scope, {
-            server: _rollout_failed_ratio(entry) for server, entry in pair.items()
+            server: [_rollout_failed_ratio(run) for run in side] for server, side in runs.items()
         }))  # fmt: skip
         rows.append(_seconds_finding("time until only the new version answers", scope, {
-            server: _rollout_seconds(entry) for server, entry in pair.items()
+            server: [_rollout_seconds(run) for run in side] for server, side in runs.items()
         }))  # fmt: skip
     if all("recovery_s" in entry for entry in entries):
         rows.append(_seconds_finding("recovery after overload", scope, {
-            server: entry["recovery_s"] for server, entry in pair.items()
+            server: [run["recovery_s"] for run in side] for server, side in runs.items()
         }, missing="never back to its normal p99"))  # fmt: skip
-        rows.append(_shedding(scope, pair))
+        rows.append(_shedding(scope, runs))
     if all((entry.get("fault") or {}).get("kind") == "server" for entry in entries):
         rows.append(_seconds_finding("recovery after a server kill", scope, {
-            server: entry["fault"].get("recovered_after_s") for server, entry in pair.items()
+            server: [run["fault"].get("recovered_after_s") for run in side]
+            for server, side in runs.items()
         }, missing="never answered again"))  # fmt: skip
     return rows
 
 
-def _rollout_failed_ratio(entry: dict) -> float:
-    answers = entry["rollout"]["answers"]
-    failed = sum(sum(step["errors"].values()) for step in entry["rollout"]["steps"])
+def _rollout_failed_ratio(run: dict) -> float:
+    answers = run["rollout"]["answers"]
+    failed = sum(sum(step["errors"].values()) for step in run["rollout"]["steps"])
     return failed / answers["requests"] if answers["requests"] else 0.0
 
 
-def _rollout_seconds(entry: dict) -> float | None:
+def _rollout_seconds(run: dict) -> float | None:
     """Both steps' times to the new version alone, added; None when a step never got there."""
-    seconds = [step.get("all_new_s") for step in entry["rollout"]["steps"]]
+    seconds = [step.get("all_new_s") for step in run["rollout"]["steps"]]
     return None if not seconds or None in seconds else sum(seconds)
 
 
+def _runs_said(values: dict) -> str:
+    counts = {len(side) for side in values.values()}
+    if counts == {1}:
+        return "one run each"
+    return " and ".join(f"{n} runs" for n in sorted(counts)) + (" each" if len(counts) == 1 else "")
+
+
+def _over_runs(values: list[float]) -> dict:
+    return {"median": median(values), "ci95": ci95(values)}
+
+
 def _error_finding(criterion: str, scope: str, ratios: dict) -> Finding:
-    """Lower wins, by at least the error budget, in points: counts of a few failures in one
-    run each are noise below that."""
-    a, b = (ratios[server] for server in SERVERS)
-    text = f"{a:.2%} vs {b:.2%} of the requests (one run each)"
-    if abs(a - b) < ERROR_BUDGET:
+    """Lower wins, by at least the error budget, in points, and with more than one run each,
+    by intervals that do not overlap: a few failures are noise below that."""
+    a, b = (_over_runs(ratios[server]) for server in SERVERS)
+    text = f"{a['median']:.2%} vs {b['median']:.2%} of the requests ({_runs_said(ratios)}"
+    text += ", medians)" if a["ci95"] and b["ci95"] else ")"
+    if abs(a["median"] - b["median"]) < ERROR_BUDGET:
         return Finding(criterion, scope, None, f"no meaningful difference: {text}")
-    winner = SERVERS[0] if a < b else SERVERS[1]
+    if _overlap(a["ci95"], b["ci95"]):
+        return Finding(criterion, scope, None, f"no significant difference: {text}")
+    winner = SERVERS[0] if a["median"] < b["median"] else SERVERS[1]
     return Finding(criterion, scope, winner, f"{NAMES[winner]}: {text}")
 
 
 def _seconds_finding(
     criterion: str, scope: str, seconds: dict, missing: str = "did not finish"
 ) -> Finding:
-    """Fewer seconds win; a side that never got there loses to one that did."""
-    done = {server: value for server, value in seconds.items() if value is not None}
-    if len(done) == 1:
-        (winner,) = done
-        (loser,) = set(SERVERS) - {winner}
-        return Finding(criterion, scope, winner, f"{NAMES[winner]} {done[winner]:.3g} s; "
-                       f"{NAMES[loser]} {missing} (one run each)")  # fmt: skip
-    if not done:
-        return Finding(criterion, scope, None, f"both {missing}")
-    values = {server: {"median": max(value, 0.001), "ci95": None} for server, value in done.items()}
-    return compare_intervals(criterion, scope, values, False, "s")
+    """Fewer seconds win; a side that did not get there in every run loses to one that did."""
+    short = {server: sum(v is None for v in side) for server, side in seconds.items()}
+    said = _runs_said(seconds)
+    if all(short.values()):
+        return Finding(criterion, scope, None, f"both {missing} ({said})")
+    if any(short.values()):
+        (loser,) = [server for server, n in short.items() if n]
+        (winner,) = set(SERVERS) - {loser}
+        done = median(seconds[winner])
+        times = "" if said == "one run each" else f" in {short[loser]} of {len(seconds[loser])}"
+        return Finding(criterion, scope, winner, f"{NAMES[winner]} {done:.3g} s; "
+                       f"{NAMES[loser]} {missing}{times} ({said})")  # fmt: skip
+    values = {
+        server: _over_runs([max(value, 0.001) for value in side])
+        for server, side in seconds.items()
+    }
+    return _with_runs(compare_intervals(criterion, scope, values, False, "s"), seconds)
 
 
-def _shedding(scope: str, pair: dict) -> Finding:
+def _with_runs(finding: Finding, values: dict) -> Finding:
+    """The number of runs beside a finding from several; one run says so already."""
+    said = _runs_said(values)
+    if said == "one run each":
+        return finding
+    return Finding(finding.criterion, finding.scope, finding.winner, f"{finding.text} ({said})")
+
+
+def _shedding(scope: str, runs: dict) -> Finding:
     """At the highest overload step: the p99 of what was served (lower wins: shedding the
-    excess keeps it short, queueing it does not), with each side's errors by kind."""
-    peaks = {server: max(entry["phases"], key=lambda p: p.get("offered_rps") or 0)
-             for server, entry in pair.items()}  # fmt: skip
-    said = "; ".join(
-        f"{NAMES[server]} "
-        + (
-            ", ".join(f"{n:,} {kind}" for kind, n in peak["errors"].items()) or "no errors"
-        )  # fmt: skip
-        for server, peak in peaks.items()
-    )
-    values = {server: {"median": peak["latency_ms"]["p99"], "ci95": None}
-              for server, peak in peaks.items()}  # fmt: skip
-    finding = compare_intervals("p99 of what was served at the overload peak", scope, values,
-                                False, "ms")  # fmt: skip
+    excess keeps it short, queueing it does not), with each side's errors by kind there, added
+    over its runs."""
+    peaks = {server: [max(run["phases"], key=lambda p: p.get("offered_rps") or 0) for run in side]
+             for server, side in runs.items()}  # fmt: skip
+    said = "; ".join(f"{NAMES[server]} {_errors_said(side)}" for server, side in peaks.items())
+    p99s = {server: [peak["latency_ms"]["p99"] for peak in side] for server, side in peaks.items()}
+    values = {server: _over_runs(side) for server, side in p99s.items()}
+    finding = _with_runs(compare_intervals("p99 of what was served at the overload peak", scope,
+                                           values, False, "ms"), p99s)  # fmt: skip
     return Finding(finding.criterion, scope, finding.winner, f"{finding.text}; shed: {said}")
+
+
+def _errors_said(peaks: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for peak in peaks:
+        for kind, n in peak["errors"].items():
+            counts[kind] = counts.get(kind, 0) + n
+    return ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "no errors"
 
 
 def _encodings(pair: dict, names: dict[str, str]) -> str:
@@ -410,9 +443,17 @@ def _efficiency(pair: dict) -> dict:
             # their ratio spans both, so an efficiency ranks only where neither could reverse.
             values[server] = {
                 "median": entry["serving_efficiency"],
-                "ci95": entry.get("serving_efficiency_ci95"),
+                "ci95": entry.get("serving_efficiency_ci95") or _unbounded(entry),
             }
     return values
+
+
+def _unbounded(entry: dict) -> dict | None:
+    """Served windows with an interval, over a limit without a usable one (its interval
+    reached zero: too few calls per window) bound the ratio on no side; that is not one
+    measurement each, which the single-sample margin would judge."""
+    served = ((entry.get("summary") or {}).get("achieved_rps") or {}).get("ci95")
+    return {"low": 0.0, "high": float("inf")} if served else None
 
 
 def _resource(pair: dict, key: str) -> dict:
