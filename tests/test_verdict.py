@@ -297,6 +297,7 @@ def test_a_rollout_is_judged_on_its_errors_and_time_not_on_speed():
     assert set(by_criterion) == {
         "failed requests during rollout and rollback",
         "time until only the new version answers",
+        "old-version answers after the switch",
     }
     errors = by_criterion["failed requests during rollout and rollback"]
     assert errors.winner == "tfserving" and "6.00% vs 0.00%" in errors.text
@@ -308,7 +309,7 @@ def test_a_few_rollout_errors_in_one_run_each_name_no_winner():
                    rollout_entry("tfserving-rest", 0, 1000, 1.1)])  # fmt: skip
     run["scenario"] = "rollout"
     _, rows = verdict(run, None, None)
-    assert [row.winner for row in rows] == [None, None]  # 0.4 points; 10% in one run each
+    assert [row.winner for row in rows] == [None, None, None]  # 0.4 points; 10% in one run each
 
 
 def rollout_rounds(target_name, failed_counts, all_new_s):
@@ -352,6 +353,20 @@ def test_a_rollout_that_did_not_finish_in_one_run_of_three_loses_on_time():
     (seconds,) = [r for r in rows if r.criterion == "time until only the new version answers"]
     assert seconds.winner == "tfserving", seconds
     assert "TorchServe did not finish in 1 of 3 (3 runs each)" in seconds.text, seconds
+
+
+def test_any_old_version_answer_after_the_switch_loses_to_none():
+    torchserve = rollout_rounds("torchserve-rest", [0, 0, 0], [1.0, 1.0, 1.0])
+    torchserve["rounds"][0]["rollout"]["steps"][0]["old_after_all_new"] = 1
+    run = results([torchserve, rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.0, 1.0])])
+    run["scenario"] = "rollout"
+    _, rows = verdict(run, None, None)
+    (stale,) = [r for r in rows if r.criterion == "old-version answers after the switch"]
+    assert stale.winner == "tfserving" and "1 vs 0 (3 runs each)" in stale.text, stale
+    torchserve["rounds"][0]["rollout"]["steps"][0]["old_after_all_new"] = 0
+    _, rows = verdict(run, None, None)
+    (stale,) = [r for r in rows if r.criterion == "old-version answers after the switch"]
+    assert stale.winner is None and stale.text.startswith("neither"), stale
 
 
 def test_an_emulated_rollout_names_no_winner():

@@ -272,6 +272,7 @@ def operations_findings(scope: str, pair: dict) -> list[Finding]:
         rows.append(_seconds_finding("time until only the new version answers", scope, {
             server: [_rollout_seconds(run) for run in side] for server, side in runs.items()
         }))  # fmt: skip
+        rows.append(_stale_finding(scope, runs))
     if all("recovery_s" in entry for entry in entries):
         rows.append(_seconds_finding("recovery after overload", scope, {
             server: [run["recovery_s"] for run in side] for server, side in runs.items()
@@ -295,6 +296,21 @@ def _rollout_seconds(run: dict) -> float | None:
     """Both steps' times to the new version alone, added; None when a step never got there."""
     seconds = [step.get("all_new_s") for step in run["rollout"]["steps"]]
     return None if not seconds or None in seconds else sum(seconds)
+
+
+def _stale_finding(scope: str, runs: dict) -> Finding:
+    """Answers by the old version to requests sent after the server said only the new one
+    serves: a correctness fact, not noise, so any at all lose to none."""
+    criterion = "old-version answers after the switch"
+    stale = {server: sum(step.get("old_after_all_new") or 0 for run in side
+                         for step in run["rollout"]["steps"])
+             for server, side in runs.items()}  # fmt: skip
+    text = f"{stale[SERVERS[0]]:,} vs {stale[SERVERS[1]]:,} ({_runs_said(runs)})"
+    if all(stale.values()) or not any(stale.values()):
+        return Finding(criterion, scope, None, f"{'both' if any(stale.values()) else 'neither'}"
+                       f" answered with the old version after the switch: {text}")  # fmt: skip
+    winner = SERVERS[0] if stale[SERVERS[0]] == 0 else SERVERS[1]
+    return Finding(criterion, scope, winner, f"{NAMES[winner]}: none; {text}")
 
 
 def _runs_said(values: dict) -> str:
