@@ -11,7 +11,7 @@ demo: $(INSTALLED)
 # says why not elsewhere; those tests then skip, except in CI, where a skip fails.
 test: $(INSTALLED)
 	VENV=$(VENV) bash scripts/engine.sh --if-possible
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=25
 
 # A Docker engine that answers (installed and started here when missing, as root), the Compose
 # plugin, and labelled stand-ins for base images that cannot be pulled. Idempotent.
