@@ -26,6 +26,7 @@ from servebench.stack import (
     stack_models,
     up,
 )
+from servebench.stack_record import Stack
 from servebench.target import Target
 
 
@@ -313,7 +314,7 @@ def probe_bad_inputs_command(model: str | None, state_dir: Path, out: Path | Non
     from servebench import probe
 
     stack = load_stack(state_dir)
-    specs = select_models(model, Path(stack["artifacts"])) if model else stack_models(stack)
+    specs = stack_models(stack, model)
     unknown = [spec.name for spec in specs if spec.name not in stack["models"]]
     if unknown:
         raise UsageError(
@@ -483,7 +484,7 @@ def _bench_targets(text: str, stack: dict) -> list[str]:
 
 
 def _bench_models(model: str | None, stack: dict) -> list:
-    specs = select_models(model, Path(stack["artifacts"])) if model else stack_models(stack)
+    specs = stack_models(stack, model)
     missing = [spec.name for spec in specs if spec.name not in stack["models"]]
     if missing:
         raise UsageError(
@@ -563,7 +564,7 @@ def calibrate_command(
         stack = {}
     prometheus = stack["monitoring"]["prometheus"]["endpoints"]["http"] if stack else None
     # where a user's model (export --model-file) is described
-    artifacts = Path(stack["artifacts"]) if stack.get("artifacts") else None
+    artifacts = Stack(stack).artifacts if stack else None
     models = [spec.name for spec in select_models(model or "all", artifacts)]
     cases = every_case(models, loadgen, workers)
     known = calibrate(state_dir, cases, duration, server, prometheus, users, artifacts)

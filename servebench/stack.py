@@ -19,7 +19,8 @@ from servebench.backends.torchserve import TorchServeBackend
 from servebench.errors import UsageError
 from servebench.export.layout import ArtifactLayout
 from servebench.metrics.prometheus import PrometheusServer, find_prometheus
-from servebench.models import ModelSpec, get_model
+from servebench.models import ModelSpec, get_model, select_models
+from servebench.stack_record import Stack
 
 STACK_SCHEMA = 1
 READY_TIMEOUT_S = 180.0
@@ -65,8 +66,13 @@ def stack_identity(stack: dict) -> dict:
     }
 
 
-def stack_models(stack: dict) -> list[ModelSpec]:
-    return [get_model(name, Path(stack["artifacts"])) for name in stack["models"]]
+def stack_models(stack: dict, model: str | None = None) -> list[ModelSpec]:
+    """The models a ``--model`` option names, or without one every model the stack serves; a
+    user's model is the one described in the stack's artifact folder."""
+    artifacts = Stack(stack).artifacts
+    if model:
+        return select_models(model, artifacts)
+    return [get_model(name, artifacts) for name in stack["models"]]
 
 
 def up(

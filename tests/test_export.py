@@ -142,3 +142,28 @@ def test_a_changed_export_swaps_the_version_in_without_a_gap(tmp_path):
     # Nothing but the numbered version is left beside it: the staging folders are gone.
     assert sorted(p.name for p in version.parent.iterdir()) == ["1"]
     assert sorted(p.name for p in layout.model_store.iterdir()) == ["mlp.mar"]
+
+
+def test_an_interrupted_export_leaves_the_version_before_it_as_it_was(tmp_path, monkeypatch):
+    """Ctrl-C while a served version is exported again takes nothing from the servers, nor
+    leaves them a mix of the two exports."""
+    from servebench.export import exporter
+    from servebench.export.layout import ArtifactLayout
+
+    layout, spec = ArtifactLayout(tmp_path), MODELS["mlp"]
+    exporter.export_model(spec, seeded_state(spec, 0), layout, DEFAULT_MAX_BATCH, lambda _: None)
+    variables = layout.savedmodel("mlp") / "variables" / "variables.data-00000-of-00001"
+    files = [layout.weights("mlp"), layout.mar("mlp"), layout.onnx("mlp"), variables,
+             layout.manifest("mlp")]  # fmt: skip
+    before = [path.read_bytes() for path in files]
+
+    def interrupted(*_):  # the last step: every new artifact has been written by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporter, "artifact_parity", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        exporter.export_model(
+            spec, seeded_state(spec, 1), layout, DEFAULT_MAX_BATCH, lambda _: None
+        )
+    assert [path.read_bytes() for path in files] == before
+    assert not list(tmp_path.glob(".staging-*"))  # the scratch folder went with the interrupt

@@ -19,7 +19,7 @@ import grpc
 
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.generated import torchserve_inference_pb2 as inference
-from servebench.models import MODELS, ModelSpec
+from servebench.models import MODELS, get_model
 
 READY = "trivial endpoint"  # the first words it prints once both ports listen
 
@@ -118,7 +118,7 @@ class TrivialServer:
 def running(
     folder: Path,
     cpus: list[int] | None = None,
-    models: list[ModelSpec] = (),
+    models: list[str] = (),
     artifacts: Path | None = None,
 ) -> Iterator[TrivialServer]:
     """The trivial endpoint on free ports, on ``cpus``, its log in ``folder``; stopped after.
@@ -126,8 +126,10 @@ def running(
     rest_port, grpc_port = free_port(), free_port()
     command = [sys.executable, "-m", "servebench.backends.trivial_server"]
     command += ["--rest-port", str(rest_port), "--grpc-port", str(grpc_port)]
-    for spec in models:
-        command += ["--outputs", f"{spec.name}={spec.num_outputs}"]
+    for name in models:
+        command += ["--model", name]
+    if artifacts:
+        command += ["--artifacts", str(artifacts.resolve())]  # it runs in ``folder``
     log = folder / "trivial.log"
     process = spawn(command, log, {}, cwd=folder, cpus=cpus)
     try:
@@ -141,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="servebench-trivial-server")
     parser.add_argument("--rest-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
-    parser.add_argument("--outputs", action="append", default=[], help="NAME=K: one more model")
+    parser.add_argument("--model", action="append", default=[], help="a user's model, too")
+    parser.add_argument("--artifacts", type=Path, help="export's folder, describing --model")
     args = parser.parse_args(argv)
-    for option in args.outputs:
-        name, width = option.split("=")
-        REPLIES[name] = _replies(int(width))
+    for name in args.model:
+        REPLIES[name] = _replies(get_model(name, args.artifacts).num_outputs)
     asyncio.run(_serve(args.rest_port, args.grpc_port))
     return 0
 

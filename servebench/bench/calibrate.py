@@ -24,7 +24,7 @@ from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats, say
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
-from servebench.models import MODELS, get_model
+from servebench.models import MODELS
 from servebench.target import Target
 
 CALIBRATION_FILE = "calibration.json"
@@ -88,8 +88,7 @@ def calibrate(
     """Measure ``cases``, add them to calibration.json (keeping the others); return all.
     A user's model among them is described in ``artifacts``."""
     known = load(state_dir)
-    names = {case.model for case in cases} - set(MODELS)
-    custom = [get_model(name, artifacts) for name in sorted(names)]
+    custom = sorted({case.model for case in cases} - set(MODELS))
     with (
         tempfile.TemporaryDirectory(prefix="servebench-calibrate-") as scratch,
         trivial_server.running(Path(scratch), server_cpus, custom, artifacts) as server,

@@ -18,6 +18,7 @@ from servebench.bench.plan import BenchPlan
 from servebench.export.layout import ArtifactLayout
 from servebench.paths import REPO_ROOT
 from servebench.stack import stack_identity
+from servebench.stack_record import Stack
 from servebench.target import Target
 
 RESULTS_SCHEMA = 1
@@ -108,7 +109,7 @@ def keep_context(plan: BenchPlan, stack: dict, run_dir: Path) -> list[str]:
     context.mkdir()
     write_json(context / "stack.json", stack)
     for spec in plan.models:
-        manifest_file = ArtifactLayout(Path(stack["artifacts"])).manifest(spec.name)
+        manifest_file = ArtifactLayout(Stack(stack).artifacts).manifest(spec.name)
         if manifest_file.is_file():
             write_json(
                 context / f"artifact-{spec.name}.json", json.loads(manifest_file.read_text())

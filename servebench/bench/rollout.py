@@ -25,6 +25,7 @@ from servebench.load.answers import AnswerKey
 from servebench.models import ModelSpec
 from servebench.payloads import pool_inputs
 from servebench.request_log import RequestLog, read_test_start
+from servebench.stack_record import Stack
 
 NEW_VERSION = 2
 RATE_SHARE = 0.5  # of the knee: a steady load, well short of saturation
@@ -53,7 +54,7 @@ def check_rollout(spec: ModelSpec, stack: dict, server: str) -> None:
             f'BENCH_ARGS="--scenario rollout --model {spec.name}" docker compose --profile '
             "bench run --rm bench)"
         )
-    layout = ArtifactLayout(Path(stack["artifacts"]))
+    layout = ArtifactLayout(Stack(stack).artifacts)
     weights = layout.weights(spec.name, NEW_VERSION)
     if not weights.is_file():
         raise UsageError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -53,7 +54,8 @@ def export_model(
 ) -> dict:
     """Write the artifacts and the manifest of model version ``version`` of ``spec``; return
     the manifest. Artifacts that already match (same weights, settings, code and package
-    versions) are kept as they are, so servers reading them are left alone."""
+    versions) are kept as they are, so servers reading them are left alone; others are built
+    beside them and moved in only once whole and checked."""
     fingerprint = _fingerprint(spec, state, max_batch)
     current = _matching_manifest(spec, layout, fingerprint, version)
     label = spec.name if version == FIRST_VERSION else f"{spec.name} v{version}"
@@ -61,15 +63,17 @@ def export_model(
         progress(f"[{label}] artifacts up to date (fingerprint {fingerprint[:12]}); kept")
         return current
     timings = {}
-    weights = layout.weights(spec.name, version)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, weights)
     try:
-        built = _build(spec, state, layout, max_batch, version, label, timings, progress)
-    except BaseException:
-        _remove_artifacts(layout, spec.name, version)  # half a model is never served
+        cases = _build_and_move_in(spec, state, layout, max_batch, version, label, timings,
+                                   progress)  # fmt: skip
+    except Exception:
+        # A version whose export failed is not served, nor are its earlier files (a user's
+        # model is registered anew before the export). An interrupt is not a failure: Ctrl-C
+        # leaves the version that was there as it was.
+        _remove_artifacts(layout, spec.name, version)
         raise
-    mar, savedmodel, onnx, cases = built
+    weights, mar = layout.weights(spec.name, version), layout.mar(spec.name, version)
+    savedmodel, onnx = layout.savedmodel(spec.name, version), layout.onnx(spec.name, version)
     manifest = _manifest(spec, state, weights, max_batch, cases, timings)
     manifest["fingerprint"] = fingerprint
     manifest["model_version"] = version
@@ -84,6 +88,36 @@ def export_model(
     return manifest
 
 
+def _build_and_move_in(spec, state, layout, max_batch, version, label, timings, progress):
+    """Build the version whole in a scratch folder beside the served ones, check it there, and
+    only then move it in; return the parity cases. Until the move, an export that stops leaves
+    what was served before untouched."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=layout.root) as scratch:
+        staged = ArtifactLayout(Path(scratch))
+        staged.model_dir(spec.name, version).mkdir(parents=True)
+        torch.save(state, staged.weights(spec.name, version))
+        cases = _build(spec, state, staged, max_batch, version, label, timings, progress)
+        _move_in(staged, layout, spec.name, version)
+    return cases
+
+
+def _move_in(staged: ArtifactLayout, layout: ArtifactLayout, name: str, version: int) -> None:
+    """Rename each staged artifact over the one it replaces, in one step each."""
+    from servebench.export.savedmodel import replace_folder
+
+    # No manifest while the files are a mix of two exports: the next export then rebuilds them
+    # instead of finding the old manifest and calling them up to date.
+    layout.manifest(name, version).unlink(missing_ok=True)
+    for artifact in (ArtifactLayout.weights, ArtifactLayout.onnx, ArtifactLayout.mar):
+        target = artifact(layout, name, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(artifact(staged, name, version), target)
+    target = layout.savedmodel(name, version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    replace_folder(staged.savedmodel(name, version), target)  # the old one: removed with scratch
+
+
 def _build(spec, state, layout, max_batch, version, label, timings, progress):
     """Write the .mar, the ONNX model and the SavedModel, and compare each with torch; a
     comparison over the tolerance is a CheckFailed that shows them all."""
@@ -93,7 +127,7 @@ def _build(spec, state, layout, max_batch, version, label, timings, progress):
 
     weights = layout.weights(spec.name, version)
     with _timed(timings, "torchserve_mar", progress, f"[{label}] TorchServe archive"):
-        mar = write_mar(spec, weights, layout.mar(spec.name, version), max_batch, version)
+        write_mar(spec, weights, layout.mar(spec.name, version), max_batch, version)
     with _timed(timings, "onnx", progress, f"[{label}] ONNX model (diy baseline)"):
         onnx = write_onnx(spec, state, layout.onnx(spec.name, version))
     how = " (onnx2tf from the ONNX model)" if spec.definition else ""
@@ -102,9 +136,7 @@ def _build(spec, state, layout, max_batch, version, label, timings, progress):
         tempfile.TemporaryDirectory(prefix="servebench-converted-") as workdir,
     ):
         tf_model = _tf_model(spec, state, onnx, Path(workdir), progress)
-        savedmodel = write_savedmodel(
-            spec, tf_model, layout.savedmodel(spec.name, version), max_batch
-        )
+        write_savedmodel(spec, tf_model, layout.savedmodel(spec.name, version), max_batch)
     with _timed(timings, "parity", progress, f"[{label}] parity through every artifact"):
         cases = artifact_parity(spec, layout, version)
     failed = [case for case in cases if not case.passed]
@@ -113,7 +145,7 @@ def _build(spec, state, layout, max_batch, version, label, timings, progress):
             f"parity failed\n{format_cases(cases)}\n{len(failed)} of {len(cases)} comparisons "
             f"are over {spec.atol:g}: {label}'s artifacts were removed and will not be served"
         )
-    return mar, savedmodel, onnx, cases
+    return cases
 
 
 def _tf_model(spec: ModelSpec, state: StateDict, onnx: Path, workdir: Path, progress: Progress):

@@ -78,13 +78,19 @@ def write_savedmodel(spec: ModelSpec, twin: tf.Module, path: Path, max_batch: in
     try:
         module = ServingModule(spec, twin, max_batch)
         tf.saved_model.save(module, str(staging), signatures={SIGNATURE: module.serve})
-        if path.exists():
-            exchange(staging, path)  # staging now holds the previous version's files
-        else:
-            staging.rename(path)
+        replace_folder(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def replace_folder(new: Path, path: Path) -> None:
+    """Put folder ``new`` at ``path`` in one step, so a server never sees ``path`` missing;
+    the folder that was at ``path``, if any, is left at ``new`` for the caller to remove."""
+    if path.exists():
+        exchange(new, path)
+    else:
+        new.rename(path)
 
 
 def exchange(first: Path, second: Path) -> None:
