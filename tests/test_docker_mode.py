@@ -93,7 +93,7 @@ def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker
         docker_stack, tmp_path / "results",
         "--scenario", "steady", "--duration", "3s", "--warmup", "1s", "--repeat", "1",
         "--users", "2", "--targets", "torchserve-rest,tfserving-grpc", "--no-limits",
-        "--calibrate-seconds", "0", "--repeat", "1",
+        "--calibrate-seconds", "0",
     )  # fmt: skip
     for entry in run["results"]["targets"]:
         (window,) = entry["repetitions"]
@@ -112,7 +112,7 @@ def test_a_rollout_in_containers_reaches_version_two_and_comes_back(docker_stack
         docker_stack, tmp_path / "results",
         "--scenario", "rollout", "--model", "mlp", "--targets", "torchserve-rest,tfserving-grpc",
         "--rate", "60", "--duration", "20s", "--warmup", "2s", "--users", "2", "--no-limits",
-        "--calibrate-seconds", "0",
+        "--calibrate-seconds", "0", "--repeat", "1",
     )  # fmt: skip
     for entry in run["results"]["targets"]:
         steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
