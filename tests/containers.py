@@ -68,3 +68,16 @@ def project_objects(project: str) -> dict[str, list[str]]:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         found[kind] = output.split()
     return found
+
+
+def assert_a_clean_rollout(entry: dict) -> None:
+    """A rollout result that went right: version 2 reached and version 1 back, no step failed,
+    no old-version answer after a switch, and every request counted once."""
+    steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
+    assert [(s["label"], s["to"]) for s in steps] == [("rollout", 2), ("rollback", 1)]
+    for step in steps:
+        assert "error" not in step and step["all_new_s"] is not None, (entry["target"], step)
+        assert step["old_after_all_new"] == 0, (entry["target"], step)
+    assert answers["v1"] > 0 and answers["v2"] > 0 and answers["wrong"] == 0, answers
+    counted = answers["v1"] + answers["v2"] + answers["wrong"] + answers["failed"]
+    assert counted == answers["requests"], answers

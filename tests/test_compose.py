@@ -19,7 +19,13 @@ from servebench.backends.process import free_port
 from servebench.backends.tfserving import available_versions
 
 from .conftest import run_cli
-from .containers import fresh_checkout, image_present, project_objects, require_engine
+from .containers import (
+    assert_a_clean_rollout,
+    fresh_checkout,
+    image_present,
+    project_objects,
+    require_engine,
+)
 
 PROJECT = "servebench"  # compose.yaml's name:
 SERVERS = ("torchserve", "tfserving")
@@ -251,14 +257,7 @@ def test_a_rollout_through_the_model_base_volume_and_the_management_port(compose
         "torchserve-rest", "tfserving-rest"
     }  # fmt: skip
     for entry in results["targets"]:
-        steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
-        assert [(s["label"], s["to"]) for s in steps] == [("rollout", 2), ("rollback", 1)]
-        for step in steps:
-            assert "error" not in step and step["all_new_s"] is not None, (entry["target"], step)
-            assert step["old_after_all_new"] == 0, (entry["target"], step)
-        assert answers["v1"] > 0 and answers["v2"] > 0 and answers["wrong"] == 0, answers
-        counted = answers["v1"] + answers["v2"] + answers["wrong"] + answers["failed"]
-        assert counted == answers["requests"], answers
+        assert_a_clean_rollout(entry)
     assert available_versions(tf_rest, "mlp") == [1]
     assert (run_dir / "report.md").read_text().count("rollout v1 -> v2: first v2 answer") == 2
 

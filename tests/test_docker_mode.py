@@ -16,7 +16,7 @@ from servebench.models import DEFAULT_MAX_BATCH, MODELS
 from servebench.models.weights import seeded_state
 
 from .conftest import bench, run_cli
-from .containers import require_engine
+from .containers import assert_a_clean_rollout, require_engine
 
 # One sample in the Docker Engine API's /containers/{id}/stats format (cgroup v2).
 SAMPLE = {
@@ -115,14 +115,7 @@ def test_a_rollout_in_containers_reaches_version_two_and_comes_back(docker_stack
         "--calibrate-seconds", "0", "--repeat", "1",
     )  # fmt: skip
     for entry in run["results"]["targets"]:
-        steps, answers = entry["rollout"]["steps"], entry["rollout"]["answers"]
-        assert [(s["label"], s["to"]) for s in steps] == [("rollout", 2), ("rollback", 1)]
-        for step in steps:
-            assert "error" not in step and step["all_new_s"] is not None, (entry["target"], step)
-            assert step["old_after_all_new"] == 0, (entry["target"], step)
-        assert answers["v1"] > 0 and answers["v2"] > 0 and answers["wrong"] == 0, answers
-        counted = answers["v1"] + answers["v2"] + answers["wrong"] + answers["failed"]
-        assert counted == answers["requests"], answers
+        assert_a_clean_rollout(entry)
     assert available_versions(tf_rest, "mlp") == [1]
     management = backends["torchserve"]["endpoints"]["management"]
     assert registered_versions(management, "mlp") == ["1.0"]
