@@ -319,12 +319,19 @@ def rollout_rounds(target_name, failed_counts, all_new_s):
     return {**runs[0], "rounds": [{"rollout": run["rollout"]} for run in runs]}
 
 
-def test_rollout_runs_are_judged_on_their_medians_and_intervals():
-    run = results([rollout_rounds("torchserve-rest", [60, 50, 70], [4.5, 4.0, 5.0]),
-                   rollout_rounds("tfserving-rest", [0, 0, 2], [0.5, 0.6, 0.5])])  # fmt: skip
+def rollout_findings(torchserve: dict, tfserving: dict) -> dict:
+    """The verdict's findings on a rollout run of the two entries, by criterion."""
+    run = results([torchserve, tfserving])
     run["scenario"] = "rollout"
     _, rows = verdict(run, None, None)
-    by_criterion = {row.criterion: row for row in rows}
+    return {row.criterion: row for row in rows}
+
+
+def test_rollout_runs_are_judged_on_their_medians_and_intervals():
+    by_criterion = rollout_findings(
+        rollout_rounds("torchserve-rest", [60, 50, 70], [4.5, 4.0, 5.0]),
+        rollout_rounds("tfserving-rest", [0, 0, 2], [0.5, 0.6, 0.5]),
+    )
     errors = by_criterion["failed requests during rollout and rollback"]
     assert errors.winner == "tfserving", errors
     assert "6.00% vs 0.00%" in errors.text and "3 runs each, medians" in errors.text
@@ -335,22 +342,20 @@ def test_rollout_runs_are_judged_on_their_medians_and_intervals():
 def test_one_bad_rollout_run_of_three_names_no_winner():
     # Medians 1.6% vs 0%: past the error budget, but one run of 3 carries it; the intervals
     # of three runs overlap, so no winner.
-    run = results([rollout_rounds("torchserve-rest", [6, 30, 16], [1.0, 1.1, 1.0]),
-                   rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.05, 1.1])])  # fmt: skip
-    run["scenario"] = "rollout"
-    _, rows = verdict(run, None, None)
-    by_criterion = {row.criterion: row for row in rows}
+    by_criterion = rollout_findings(
+        rollout_rounds("torchserve-rest", [6, 30, 16], [1.0, 1.1, 1.0]),
+        rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.05, 1.1]),
+    )
     errors = by_criterion["failed requests during rollout and rollback"]
     assert errors.winner is None and "no significant difference" in errors.text, errors
     assert by_criterion["time until only the new version answers"].winner is None
 
 
 def test_a_rollout_that_did_not_finish_in_one_run_of_three_loses_on_time():
-    run = results([rollout_rounds("torchserve-rest", [0, 0, 0], [1.0, None, 1.0]),
-                   rollout_rounds("tfserving-rest", [0, 0, 0], [3.0, 3.1, 3.0])])  # fmt: skip
-    run["scenario"] = "rollout"
-    _, rows = verdict(run, None, None)
-    (seconds,) = [r for r in rows if r.criterion == "time until only the new version answers"]
+    seconds = rollout_findings(
+        rollout_rounds("torchserve-rest", [0, 0, 0], [1.0, None, 1.0]),
+        rollout_rounds("tfserving-rest", [0, 0, 0], [3.0, 3.1, 3.0]),
+    )["time until only the new version answers"]
     assert seconds.winner == "tfserving", seconds
     assert "TorchServe did not finish in 1 of 3 (3 runs each)" in seconds.text, seconds
 
@@ -358,14 +363,11 @@ def test_a_rollout_that_did_not_finish_in_one_run_of_three_loses_on_time():
 def test_any_old_version_answer_after_the_switch_loses_to_none():
     torchserve = rollout_rounds("torchserve-rest", [0, 0, 0], [1.0, 1.0, 1.0])
     torchserve["rounds"][0]["rollout"]["steps"][0]["old_after_all_new"] = 1
-    run = results([torchserve, rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.0, 1.0])])
-    run["scenario"] = "rollout"
-    _, rows = verdict(run, None, None)
-    (stale,) = [r for r in rows if r.criterion == "old-version answers after the switch"]
+    tfserving = rollout_rounds("tfserving-rest", [0, 0, 0], [1.0, 1.0, 1.0])
+    stale = rollout_findings(torchserve, tfserving)["old-version answers after the switch"]
     assert stale.winner == "tfserving" and "1 vs 0 (3 runs each)" in stale.text, stale
     torchserve["rounds"][0]["rollout"]["steps"][0]["old_after_all_new"] = 0
-    _, rows = verdict(run, None, None)
-    (stale,) = [r for r in rows if r.criterion == "old-version answers after the switch"]
+    stale = rollout_findings(torchserve, tfserving)["old-version answers after the switch"]
     assert stale.winner is None and stale.text.startswith("neither"), stale
 
 
