@@ -222,12 +222,14 @@ def _bench_parser(commands) -> None:
         help=f"comma-separated, any of: {', '.join(TARGETS)} (default: these four), and "
         "diy-rest where `up --with-diy` started the baseline",
     )
-    bench.add_argument("--duration", type=_seconds, help="one measurement window (default: "
+    bench.add_argument("--duration", type=_seconds, help="each run's measured window (default: "
                        f"{load.WINDOW_S:g}s; soak {load.SOAK_S / 60:g}m)")  # fmt: skip
-    bench.add_argument("--warmup", type=_seconds, help="load first, then discarded (default: 5s)")
-    bench.add_argument("--repeat", type=_positive_int, help="measurement windows, back to back "
-                       "(default: 3); rollout, fault and overload: whole runs of each target, "
-                       "the targets taking turns")  # fmt: skip
+    bench.add_argument("--warmup", type=_seconds, help="each run's load first, then discarded "
+                       "(default: 5s)")  # fmt: skip
+    bench.add_argument("--repeat", type=_positive_int, help="separate runs of each target (each "
+                       "its own Locust, warm-up and window), interleaved AB, BA, ...; the "
+                       "verdict's intervals are over them (default: 3; ramp, spike, soak: one "
+                       "run)")  # fmt: skip
     bench.add_argument("--users", type=_positive_int, help="concurrent users")
     bench.add_argument("--rate", type=float,
                        help="poisson: arrivals per second (needed unless --find-knee)")  # fmt: skip
@@ -271,6 +273,12 @@ def _bench_parser(commands) -> None:
         "--aa",
         action="store_true",
         help="A/A run: the one target of --targets as both arms; the verdict must name no winner",
+    )
+    bench.add_argument(
+        "--aa-hold-ms",
+        type=float,
+        help="with --aa, the power check: arm B's every request is held this long before it is "
+        "sent, counted in its latency (a server that much slower); the verdict must name arm A",
     )
     bench.add_argument(
         "--calibrate-seconds",
@@ -322,6 +330,19 @@ def _report_parser(commands) -> None:
         help="html, md, or html,md (also written both)",
     )
     report.add_argument("--results", type=Path, default=Path("results"), help="where runs live")
+    compare = commands.add_parser(
+        "compare", help="two run folders judged by the verdict's rules (an upgrade, a config)"
+    )
+    compare.add_argument("run_a", type=Path, help="a bench run folder")
+    compare.add_argument("run_b", type=Path, help="another bench run folder")
+    compare.add_argument(
+        "--label",
+        help="what differs between the runs; needed where their weights, parity or CPU budget "
+        "differ",
+    )
+    compare.add_argument(
+        "--out", type=Path, help="where compare.md and .html go (default: results/compare-A-vs-B)"
+    )
 
 
 def _validate_parser(commands) -> None:

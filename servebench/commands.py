@@ -248,7 +248,7 @@ def demo_command(out: Path, state_dir: Path) -> int:
         calibrate_command(duration=3.0, state_dir=state_dir)
         print("\n== a short bench: both models, all four targets and diy-rest, one at a time")
         short = BenchOptions(
-            duration=4.0, warmup=2.0, repeat=3, users=2, limits_seconds=2.0,
+            duration=3.0, warmup=1.0, repeat=2, users=2, limits_seconds=2.0,
             targets=",".join(ALL_TARGETS), state_dir=state_dir, out=results,
         )  # fmt: skip
         run_dir = measure(short)
@@ -381,6 +381,7 @@ class BenchOptions:
     encoding: str = load.ENCODING
     fault: str = "worker"
     aa: bool = False
+    aa_hold_ms: float = 0.0
     calibrate_seconds: float = 5.0
     no_limits: bool = False
     limits_seconds: float = 5.0
@@ -435,7 +436,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
     if args.server_cpus:
         _move_servers(stack, args.server_cpus)
     loadgen = cpus.parse(args.loadgen_cpus) if args.loadgen_cpus else _loadgen_default(stack)
-    single_window = args.scenario in ("ramp", "spike", "soak", *load.OPERATIONS)
+    shaped = args.scenario in ("ramp", "spike", "soak")  # one shape, read phase by phase
     window = args.duration or (load.SOAK_S if args.scenario == "soak" else load.WINDOW_S)
     return BenchPlan(
         scenario=args.scenario,
@@ -443,7 +444,7 @@ def _bench_plan(args: BenchOptions, stack: dict):
         targets=targets,
         warmup_s=args.warmup,
         window_s=window,
-        repeat=1 if single_window else args.repeat,
+        runs=1 if shaped else args.repeat,
         users=args.users,
         loadgen_cpus=loadgen,
         out=args.out,
@@ -463,8 +464,8 @@ def _bench_plan(args: BenchOptions, stack: dict):
         fault=args.fault if args.scenario == "fault" else None,
         encoding=args.encoding,
         aa=args.aa,
+        aa_hold_ms=args.aa_hold_ms,
         calibrate_s=args.calibrate_seconds,
-        rounds=args.repeat if args.scenario in load.OPERATIONS else 1,
     )
 
 
@@ -508,6 +509,10 @@ def _check_scenario(args: BenchOptions, targets: list[str], stack: dict, specs: 
             "--aa compares one target with itself: give one --targets, a steady or poisson "
             "scenario, and no --find-knee"
         )
+    if args.aa_hold_ms and not args.aa:
+        raise UsageError("--aa-hold-ms slows arm B of an A/A run: give --aa as well")
+    if args.aa_hold_ms < 0:
+        raise UsageError(f"--aa-hold-ms {args.aa_hold_ms:g}: give a delay of 0 ms or more")
     if args.aa and targets[0] in BASELINE_TARGETS:
         raise UsageError(
             f"--aa tests the verdict's rules, and the verdict leaves {targets[0]} out; give "
@@ -592,6 +597,25 @@ def report_command(
         run_dir = run_dir.parent
     for path in report.write(run_dir, wanted):
         print(f"wrote {path}")
+    return 0
+
+
+def compare_command(
+    run_a: Path, run_b: Path, label: str | None = None, out: Path | None = None
+) -> int:
+    """Judge two run folders by the verdict's rules; write compare.md and compare.html."""
+    from servebench.report.compare import as_report, compare, lines
+    from servebench.report.render import html, markdown
+
+    run_a, run_b = (path.parent if path.name == "results.json" else path for path in (run_a, run_b))
+    comparison = compare(run_a, run_b, label)
+    print("\n".join(lines(comparison)))
+    out = out or Path("results") / f"compare-{run_a.name}-vs-{run_b.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    report = as_report(comparison)
+    (out / "compare.md").write_text(markdown(report))
+    (out / "compare.html").write_text(html(report))
+    print(f"wrote {out / 'compare.md'} and {out / 'compare.html'}")
     return 0
 
 

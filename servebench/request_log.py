@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -142,7 +143,10 @@ class RequestLog:
         return len(self.end)
 
     def window(self, start: float, end: float) -> dict:
-        """Figures for the requests that belong to [start, end)."""
+        """Figures for the requests that belong to [start, end). A failed or timed-out request
+        counts as infinitely slow in every percentile (a quantile that falls on one is None,
+        and named in ``tail_failed``); the mean is the successes'. With no request at all the
+        error ratio is unknown (None), not 0."""
         inside = (self.at >= start) & (self.at < end)
         seconds = end - start
         ok = inside & self.success
@@ -150,20 +154,36 @@ class RequestLog:
             kind for kind, keep in zip(self.kinds, inside & ~self.success, strict=True) if keep
         )
         count = int(inside.sum())
+        latency = percentiles(self.latency[ok] * 1000, count - int(ok.sum()))
         return {
             "requests": count,
             "successes": int(ok.sum()),
             "achieved_rps": float(ok.sum() / seconds) if seconds > 0 else 0.0,
             "completed_rps": float(count / seconds) if seconds > 0 else 0.0,
             "errors": dict(errors),
-            "error_ratio": float((count - ok.sum()) / count) if count else 0.0,
-            "latency_ms": _percentiles(self.latency[ok] * 1000),
+            "error_ratio": float((count - ok.sum()) / count) if count else None,
+            "latency_ms": latency,
+            "tail_failed": [name for name in QUANTILES if latency[name] is None and count],
         }
 
+    def goodput_rps(self, start: float, end: float, slo_ms: float) -> float:
+        """Requests of [start, end) served successfully within ``slo_ms``, per second."""
+        inside = (self.at >= start) & (self.at < end) & self.success
+        good = inside & (self.latency * 1000 <= slo_ms)
+        return float(good.sum() / (end - start)) if end > start else 0.0
 
-def _percentiles(millis: np.ndarray) -> dict:
+
+def percentiles(millis: np.ndarray, failed: int = 0) -> dict:
+    """Each quantile of QUANTILES over the successes' latencies and ``failed`` requests that
+    count as infinitely slow: the empirical quantile (the smallest latency at or above the
+    share q of all requests, no interpolation), None where it falls on a failure."""
     if millis.size == 0:
         return {name: None for name in [*QUANTILES, "mean"]}
-    figures = {name: float(np.quantile(millis, q)) for name, q in QUANTILES.items()}
-    figures["mean"] = float(millis.mean())
+    ordered = np.sort(millis)
+    total = ordered.size + failed
+    figures = {}
+    for name, q in QUANTILES.items():
+        rank = max(math.ceil(q * total) - 1, 0)
+        figures[name] = float(ordered[rank]) if rank < ordered.size else None
+    figures["mean"] = float(ordered.mean())
     return figures

@@ -132,9 +132,14 @@ def resource_window(samples: list[dict], start: float, end: float) -> dict:
     if not inside:
         return {}
     figures = {}
-    for key in ("server_cpu_percent", "server_rss_mb", "loadgen_cpu_percent", "loadgen_rss_mb"):
+    for key in ("server_cpu_percent", "server_rss_mb", "loadgen_cpu_percent", "loadgen_rss_mb",
+                "loadgen_busiest_cpu_percent"):  # fmt: skip
         values = [s[key] for s in inside if key in s]
         if values:
             figures[f"{key}_mean"] = float(np.mean(values))
             figures[f"{key}_max"] = float(np.max(values))
+    for name in ("server", "loadgen"):
+        missed = sum(s.get(f"{name}_missed", 0) for s in inside)
+        if missed:
+            figures[f"{name}_samples_missed"] = missed
     return figures

@@ -12,7 +12,7 @@ from servebench.bench.jobs import loadgen_ceiling, locust_job, sampled_stats
 from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import say
 from servebench.bench.plan import BenchPlan
-from servebench.bench.results import loadgen_limits
+from servebench.bench.results import loadgen_busiest, loadgen_limits
 from servebench.errors import UsageError
 from servebench.models import ModelSpec
 from servebench.stack_record import Stack
@@ -92,10 +92,13 @@ def measure_knee(
         label = f"{spec.name} {target} knee step @ {rate:.1f}/s"
         figures = _one_window(plan, stack, job, folder, label)
         p99 = figures["latency_ms"]["p99"]
-        passed = p99 is not None and p99 <= slo_ms and figures["error_ratio"] < 0.01
-        say(f"{label}: p99 {p99 or 0:.2f} ms, errors {figures['error_ratio']:.1%}: "
+        errors = figures["error_ratio"]
+        passed = p99 is not None and p99 <= slo_ms and errors is not None and errors < 0.01
+        shown = (f"p99 {p99:.2f} ms" if p99 is not None else "p99 —",
+                 f"errors {errors:.1%}" if errors is not None else "no request")  # fmt: skip
+        say(f"{label}: {shown[0]}, {shown[1]}: "
             f"{'meets' if passed else 'misses'} p99 <= {slo_ms:g} ms")  # fmt: skip
-        busy = figures["resources"].get("loadgen_cpu_percent_mean", 0)
+        busy = loadgen_busiest(figures["resources"], plan)
         limits = loadgen_limits(rate, ceiling, busy, plan, Target.parse(target).protocol)
         return KneeStep(rate, passed, p99, figures["error_ratio"], tuple(limits))
 

@@ -24,21 +24,26 @@ StatsSource = Callable[[], tuple[float, float]]  # () -> (CPU %, 100 = one core;
 
 class ProcessTreeStats:
     """CPU % and resident MiB of a process started by spawn(), its descendants and its session,
-    summed. CPU % counts from the previous call (psutil's clock), so the first call reads 0."""
+    summed; ``busiest`` keeps the last call's busiest single process (a Locust process saturates
+    at one core, however many the tree has). CPU % counts from the previous call (psutil's
+    clock), so the first call reads 0."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._processes: dict[int, psutil.Process] = {}
+        self.busiest = 0.0
 
     def __call__(self) -> tuple[float, float]:
-        cpu, rss = 0.0, 0
+        cpu, rss, busiest = 0.0, 0, 0.0
         for pid in session_tree(self.pid):
             try:
                 process = self._process(pid)
-                cpu += process.cpu_percent(None)
+                used = process.cpu_percent(None)
                 rss += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            cpu, busiest = cpu + used, max(busiest, used)
+        self.busiest = busiest
         return cpu, rss / 2**20
 
     def _process(self, pid: int) -> psutil.Process:
@@ -98,9 +103,15 @@ class ResourceSampler(threading.Thread):
         while not self._halt.wait(SAMPLE_EVERY_S):
             sample = {"unix": time.time()}
             for name, source in self.sources.items():
-                # a missed sample (a container restarting, an engine hiccup) must not stop a run
-                with contextlib.suppress(Exception):
+                # A missed sample (a container restarting, an engine hiccup) must not stop a
+                # run, and is counted: a window without samples is not measured, never 0%.
+                try:
                     sample[f"{name}_cpu_percent"], sample[f"{name}_rss_mb"] = source()
+                except Exception:  # noqa: BLE001
+                    sample[f"{name}_missed"] = 1
+                    continue
+                if hasattr(source, "busiest"):
+                    sample[f"{name}_busiest_cpu_percent"] = source.busiest
             self.samples.append(sample)
 
     def stop(self) -> None:

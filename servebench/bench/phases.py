@@ -10,10 +10,16 @@ from servebench.request_log import RequestLog
 
 
 def measure_phases(
-    phases: list[Phase], log: RequestLog, samples: list[dict], test_start: float, rate: float = 0
+    phases: list[Phase],
+    log: RequestLog,
+    samples: list[dict],
+    test_start: float,
+    rate: float = 0,
+    slo_ms: float | None = None,
 ) -> list[dict]:
     """Each phase's figures, for the part of it that ran: a ramp stops once it breaks, and the
-    time after its last reply would dilute the last step's rate."""
+    time after its last reply would dilute the last step's rate. With ``slo_ms``, also the
+    goodput: requests served within it, per second."""
     measured = []
     last_reply = float(log.end.max()) if len(log) else test_start
     for phase in phases:
@@ -36,6 +42,7 @@ def measure_phases(
                 "errors": figures["errors"],
                 "latency_ms": figures["latency_ms"],
                 "resources": resource_window(samples, start, end),
+                **({"goodput_rps": log.goodput_rps(start, end, slo_ms)} if slo_ms else {}),
             }
         )
     return measured
@@ -93,6 +100,6 @@ def first_broken(phases: list[dict], slo_ms: float, error_budget: float) -> str 
     """The first phase whose p99 passed the objective or whose failures passed the budget."""
     for phase in phases:
         p99 = phase["latency_ms"]["p99"]
-        if (p99 is not None and p99 > slo_ms) or phase["error_ratio"] > error_budget:
+        if (p99 is not None and p99 > slo_ms) or (phase["error_ratio"] or 0) > error_budget:
             return phase["label"]
     return None

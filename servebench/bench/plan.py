@@ -14,8 +14,8 @@ class BenchPlan:
     models: list[ModelSpec]
     targets: list[str]
     warmup_s: float
-    window_s: float
-    repeat: int
+    window_s: float  # each run's measured window, after its warm-up
+    runs: int  # separate runs of each target (of each arm, in A/A), interleaved
     users: int
     loadgen_cpus: list[int]
     out: Path
@@ -32,4 +32,4 @@ class BenchPlan:
     fault: str | None = None  # the fault scenario's kind: "worker" or "server"
     encoding: str = "native"  # REST bodies: each server's native best, or JSON on both
     aa: bool = False  # an A/A run: the one target measured as both arms of the comparison
-    rounds: int = 1  # an operations scenario: whole runs of each target, alternating targets
+    aa_hold_ms: float = 0.0  # the power check: arm B's requests held this long (a known gap)

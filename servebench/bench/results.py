@@ -19,13 +19,15 @@ from servebench.export.layout import ArtifactLayout
 from servebench.paths import REPO_ROOT
 from servebench.stack import stack_identity
 from servebench.stack_record import Stack
+from servebench.stats import t95
 from servebench.target import Target
 
-RESULTS_SCHEMA = 1
+RESULTS_SCHEMA = 2  # 2: each repetition is a separate run of the target, not a window of one
 RUN_RECORD = "run.json"
 FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow", "diy": "onnxruntime"}
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
-LOADGEN_BUSY = 0.8  # warn above 80% of the load generator's CPUs
+LOADGEN_BUSY = 0.8  # warn above 80% of one core in any one Locust process
+STABILITY_DRIFT = 0.10  # a run whose slices' throughput spreads wider than this is flagged
 ARMS = ("A", "B")  # an A/A run's two arms
 PACKAGES = ("torch", "tensorflow", "torchserve", "locust", "prometheus-client", "grpcio", "numpy")
 
@@ -164,8 +166,8 @@ def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             "targets": plan.targets,
             "warmup_s": plan.warmup_s,
             "window_s": plan.window_s,
-            "repeat": plan.repeat,
-            "rounds": plan.rounds,
+            "runs": plan.runs,
+            "repeat": plan.runs,  # the option's name: runs since results schema 2
             "users": plan.users,
             "rate": plan.rate,
             "batch": plan.batch,
@@ -180,7 +182,13 @@ def header(plan: BenchPlan, stack: dict, calibration: dict | None) -> dict:
             **plan.options,
         },
         "implementations": implementations,
-        "aa": {"target": plan.targets[0], "arms": list(ARMS)} if plan.aa else None,
+        "aa": {
+            "target": plan.targets[0],
+            "arms": list(ARMS),
+            **({"hold_ms": {ARMS[1]: plan.aa_hold_ms}} if plan.aa_hold_ms else {}),
+        }
+        if plan.aa
+        else None,  # fmt: skip
         "verdict_allowed": not emulated,
         "calibration": calibration,
         "warnings": warnings,
@@ -208,14 +216,15 @@ def judge(entry: dict, results: dict, plan: BenchPlan) -> None:
         entry["serving_efficiency_ci95"] = ratio_interval(
             summary["achieved_rps"]["ci95"], limit.get("rps_ci95")
         )
+        entry["in_process_rps"] = limit["rps"]
+        entry["in_process_log_variance"] = log_variance(limit.get("rps_ci95"))
     offered = max((rep["offered_rps"] for rep in entry["repetitions"]), default=0.0)
-    busy = max(
-        (rep["resources"].get("loadgen_cpu_percent_mean", 0) for rep in entry["repetitions"]),
-        default=0,
-    )
+    busy = max((loadgen_busiest(rep["resources"], plan) for rep in entry["repetitions"]),
+               default=None)  # fmt: skip
     entry["warnings"] += loadgen_limits(
         offered, entry["loadgen_ceiling_rps"], busy, plan, entry["protocol"]
     )
+    entry["warnings"] += unstable_runs(entry["repetitions"])
     if not entry["real"]:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
     entry["warnings"] += sorted(
@@ -231,22 +240,55 @@ def judge(entry: dict, results: dict, plan: BenchPlan) -> None:
 
 
 def loadgen_limits(
-    offered: float, ceiling: float | None, busy: float, plan: BenchPlan, protocol: str
+    offered: float, ceiling: float | None, busy: float | None, plan: BenchPlan, protocol: str
 ) -> list[str]:
     """Why a window's figures may describe Locust rather than the server: an offered rate above
-    half the load generator's calibrated ceiling, or its CPUs above 80% busy."""
+    half the load generator's calibrated ceiling, or one Locust process above 80% of a core (a
+    Locust process runs on one core however many it is given). ``busy``: the busiest process's
+    CPU %, None when it was never sampled (the verdict says "not measured" then)."""
     reasons = []
     if ceiling and offered > NEAR_CEILING * ceiling:
         reasons.append(
             f"{offered:.0f} req/s offered is above half the load generator's {protocol} "
             f"ceiling ({ceiling:.0f} req/s): this may measure Locust, not the server"
         )
-    if busy > LOADGEN_BUSY * 100 * len(plan.loadgen_cpus):
+    if busy is not None and busy > LOADGEN_BUSY * 100:
         reasons.append(
-            f"the load generator used {busy:.0f}% CPU of {len(plan.loadgen_cpus) * 100}%: "
-            "it may be the bottleneck"
+            f"a Locust process used {busy:.0f}% of a core (limit {LOADGEN_BUSY:.0%} of one per "
+            "process): the load generator may be the bottleneck"
         )
     return reasons
+
+
+def loadgen_busiest(resources: dict, plan: BenchPlan) -> float | None:
+    """The busiest Locust process's mean CPU % in a window; from a record without it (one
+    from before it was sampled), the tree's total over its processes."""
+    if "loadgen_busiest_cpu_percent_mean" in resources:
+        return resources["loadgen_busiest_cpu_percent_mean"]
+    total = resources.get("loadgen_cpu_percent_mean")
+    return None if total is None else total / max(plan.workers, 1)
+
+
+def log_variance(interval: dict | None) -> float:
+    """The variance of the log of a mean, from its 95% interval (mean, low, high, n)."""
+    if not interval or not interval.get("mean") or interval.get("n", 0) < 2:
+        return 0.0
+    half = (interval["high"] - interval["low"]) / 2
+    return (half / t95(interval["n"] - 1) / interval["mean"]) ** 2
+
+
+def unstable_runs(repetitions: list[dict]) -> list[str]:
+    """A run whose throughput drifted across the slices of its window more than STABILITY_DRIFT
+    is flagged: it still counts (a verdict over runs absorbs it), but its figure is marked."""
+    flagged = [
+        f"run {index + 1} drifted {rep['stability']['drift']:.0%} across its window "
+        f"(slices {', '.join(f'{v:.0f}' for v in rep['stability']['slices_rps'])} req/s)"
+        for index, rep in enumerate(repetitions)
+        if ((rep.get("stability") or {}).get("drift") or 0) > STABILITY_DRIFT
+    ]
+    if not flagged:
+        return []
+    return [f"unstable: {'; '.join(flagged)}, above the {STABILITY_DRIFT:.0%} it may drift"]
 
 
 def crosscheck_disagreement(crosscheck: dict) -> float | None:

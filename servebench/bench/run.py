@@ -91,36 +91,19 @@ def run_bench(plan: BenchPlan, stack: dict) -> Path:
                 results["in_process"] = measure_limits(plan, stack)
             save()
         for spec in plan.models:
-            if plan.rounds > 1:
-                entries, interrupted = measure_rounds(plan, stack, spec, run_dir, spent)
-                for entry in entries:
-                    judge(entry, results, plan)
-                    results["targets"].append(entry)
-                save()
-                if interrupted:
-                    raise KeyboardInterrupt
-                continue
-            for target in plan.targets:
-                if plan.find_knee:
+            if plan.find_knee:
+                for target in plan.targets:
                     with spent.measure("knee search"):
-                        knee = measure_knee(plan, stack, spec, target, run_dir)
-                    results["knee"].append(knee)
-                elif plan.aa:
-                    arms, interrupted = measure_aa(plan, stack, spec, target, run_dir, spent)
-                    for entry in arms:
-                        judge(entry, results, plan)
-                        results["targets"].append(entry)
-                    if interrupted:
-                        raise KeyboardInterrupt
-                else:
-                    entry, interrupted = measure_target(
-                        plan, stack, spec, target, run_dir, spent=spent
-                    )
-                    judge(entry, results, plan)
-                    results["targets"].append(entry)
-                    if interrupted:
-                        raise KeyboardInterrupt
-                save()
+                        results["knee"].append(measure_knee(plan, stack, spec, target, run_dir))
+                    save()
+                continue
+            entries, interrupted = measure_runs(plan, stack, spec, run_dir, spent)
+            for entry in entries:
+                judge(entry, results, plan)
+                results["targets"].append(entry)
+            save()
+            if interrupted:
+                raise KeyboardInterrupt
         results["complete"] = True
     except KeyboardInterrupt:
         results["interrupted"] = True
@@ -160,15 +143,16 @@ def measure_target(
     spent: TimeSpent | None = None,
     rate: tuple[float, str | None] | None = None,
 ) -> tuple[dict, bool]:
-    """One Locust run of ``target``: a warm-up, then plan.repeat windows. ``part`` names a
-    sub-folder, for a target measured in several runs. ``spent`` adds where the time went.
-    ``rate``: the offered rate and its basis, when already measured (else the scenario's)."""
+    """One Locust run of ``target``: a warm-up, then one window, cut into STABILITY_SLICES to
+    check that the run was steady. ``part`` names the run's sub-folder. ``spent`` adds where
+    the time went. ``rate``: the offered rate and its basis, when already measured (else the
+    scenario's)."""
     spent = spent or TimeSpent()
     if rate is None:
         with spent.measure("closed-loop capacity"):
             rate = _scenario_rate(plan, stack, spec, target, run_dir)
     rate, knee_basis = rate
-    job = locust_job(plan, spec, target, plan.warmup_s + plan.repeat * plan.window_s, rate)
+    job = locust_job(plan, spec, target, plan.warmup_s + plan.window_s, rate)
     folder = run_dir / spec.name / target / part
     relative = folder.relative_to(run_dir).as_posix()
     parsed = Target.parse(target)
@@ -180,7 +164,7 @@ def measure_target(
         job = dataclasses.replace(job, options={**job.options, "expected": str(key.resolve())})
     driver = _event_driver(plan, backend, stack, spec, folder)
     try:
-        parts = schedule(plan.warmup_s, plan.repeat, plan.window_s)
+        parts = schedule(plan.warmup_s, 1, plan.window_s)
         run = run_locust(job, folder, sampled_stats(backend), stack.prometheus_url, label, parts)
     finally:
         events = driver.finish() if driver else None
@@ -188,12 +172,10 @@ def measure_target(
     analysis_start = time.time()
     log = RequestLog.read(folder)
     repetitions = []
-    for index in range(plan.repeat):
-        start = run.test_start + plan.warmup_s + index * plan.window_s
-        end = start + plan.window_s
-        if end > run.finished:
-            break  # interrupted before this window was complete
-        repetitions.append(_window(plan, stack, spec, target, log, run.samples, index, start, end))
+    start = run.test_start + plan.warmup_s
+    end = start + plan.window_s
+    if end <= run.finished:  # else interrupted before the window was complete
+        repetitions.append(_window(plan, stack, spec, target, log, run.samples, 0, start, end))
     entry = {
         "model": spec.name,
         "target": target,
@@ -232,7 +214,7 @@ def _account(spent: TimeSpent, run, plan: BenchPlan, load_s: float) -> None:
 
 
 def result_line(label: str, entry: dict) -> str:
-    """The target's result as the tables show it: medians across windows, from the raw log."""
+    """The target's result as the tables show it: medians across runs, from the raw log."""
     summary = entry.get("summary")
     if not summary:
         return f"{label}: no complete window"
@@ -243,99 +225,87 @@ def result_line(label: str, entry: dict) -> str:
     if p50 is None:  # no request succeeded
         return f"{label}: nothing served, errors {errors:.2%} in {windows} window(s)"
     return (f"{label}: {rps:.1f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, errors "
-            f"{errors:.2%} (median of {windows} window(s))")  # fmt: skip
+            f"{errors:.2%} (median of {windows} run(s))")  # fmt: skip
 
 
-def measure_aa(
-    plan: BenchPlan,
-    stack: Stack,
-    spec: ModelSpec,
-    target: str,
-    run_dir: Path,
-    spent: TimeSpent | None = None,
-) -> tuple[list[dict], bool]:
-    """An A/A run: ``target`` measured as both arms of a comparison, in plan.repeat rounds of
-    one Locust run per arm (a warm-up and one window, as a normal run has), the order
-    alternating (AB, BA, AB...) so that a drift over the run favours neither arm. The verdict
-    rules must find no winner between them. Returns (the arms' entries, interrupted)."""
-    one_window = dataclasses.replace(plan, repeat=1)
-    arms: dict[str, dict] = {}
-    for round_index in range(plan.repeat):
-        order = ARMS if round_index % 2 == 0 else ARMS[::-1]
-        for arm in order:
-            part = f"arm-{arm}-{round_index + 1}"
-            entry, interrupted = measure_target(
-                one_window, stack, spec, target, run_dir, part, spent
-            )
-            arms[arm] = _add_round(arms.get(arm), entry, arm, round_index)
-            if interrupted:
-                return list(arms.values()), True
-    return [arms[arm] for arm in ARMS], False
+def run_order(plan: BenchPlan) -> list[list[tuple[str, str | None]]]:
+    """The plan of runs: for each of plan.runs rounds, each side once, as (target, A/A arm or
+    None), the order reversed every other round (AB, BA, AB...) so that a drift over the run
+    favours no side. An A/A run's two sides are its one target, as arms A and B."""
+    sides = [(plan.targets[0], arm) for arm in ARMS] if plan.aa else [
+        (target, None) for target in plan.targets
+    ]  # fmt: skip
+    return [sides if index % 2 == 0 else sides[::-1] for index in range(plan.runs)]
 
 
-def measure_rounds(
+def measure_runs(
     plan: BenchPlan, stack: Stack, spec: ModelSpec, run_dir: Path, spent: TimeSpent
 ) -> tuple[list[dict], bool]:
-    """An operations scenario in plan.rounds whole runs of each target, the targets taking
-    turns (AB, BA, ...) so that a drift over the run favours neither, each at the rate measured
-    once before the first round. Each target's entry is its first run's, with every run's
-    figures in ``rounds`` and every run's window in ``repetitions``: the verdict reads their
-    spread. Returns (the entries, interrupted)."""
+    """Every side of the plan in plan.runs separate runs (run_order), each its own Locust
+    process with its own warm-up and window, at the rate measured once before the first. Each
+    side's entry holds one repetition per run: the verdict's intervals are over runs. Returns
+    (the entries, interrupted)."""
     with spent.measure("closed-loop capacity"):
         rates = {target: _scenario_rate(plan, stack, spec, target, run_dir)
-                 for target in plan.targets}  # fmt: skip
-    runs: dict[str, list[dict]] = {target: [] for target in plan.targets}
-    for index in range(plan.rounds):
-        for target in plan.targets if index % 2 == 0 else plan.targets[::-1]:
-            part = f"round-{index + 1}"
+                 for target in dict.fromkeys(plan.targets)}  # fmt: skip
+    runs: dict[tuple[str, str | None], list[dict]] = {}
+    for index, sides in enumerate(run_order(plan)):
+        for target, arm in sides:
+            part = f"arm-{arm}-{index + 1}" if arm else f"run-{index + 1}"
             entry, interrupted = measure_target(
-                plan, stack, spec, target, run_dir, part, spent, rates[target]
+                _arm_plan(plan, arm), stack, spec, target, run_dir, part, spent, rates[target]
             )
-            runs[target].append(entry)
+            runs.setdefault((target, arm), []).append({**entry, **({"arm": arm} if arm else {})})
             if interrupted:
-                return [_with_rounds(entries) for entries in runs.values() if entries], True
-    return [_with_rounds(entries) for entries in runs.values()], False
+                return [merge_runs(entries) for entries in runs.values()], True
+    return [merge_runs(entries) for entries in runs.values()], False
 
 
-def _with_rounds(entries: list[dict]) -> dict:
-    """The first run's entry, with the figures of every run and every run's window."""
-    windows = []
-    for index, entry in enumerate(entries):
-        windows += [{**window, "index": index} for window in entry["repetitions"]]
-    rounds = [{key: entry[key] for key in ROUND_FIGURES if key in entry} for entry in entries]
-    return {
-        **entries[0],
-        "rounds": [{"part": f"round-{i + 1}", **figures} for i, figures in enumerate(rounds)],
-        "repetitions": windows,
-        "summary": summarize(windows) if windows else None,
-        "requests_logged": sum(entry["requests_logged"] for entry in entries),
-    }
+def _arm_plan(plan: BenchPlan, arm: str | None) -> BenchPlan:
+    """Arm B of a power check holds each request plan.aa_hold_ms (--sb-hold-ms)."""
+    if arm != ARMS[1] or not plan.aa_hold_ms:
+        return plan
+    return dataclasses.replace(plan, options={**plan.options, "hold_ms": plan.aa_hold_ms})
 
 
 # What each run of an operations scenario measured about its event: the verdict's input.
 ROUND_FIGURES = ("rollout", "fault", "recovery_s", "broke_at", "phases")
 
 
-def _add_round(merged: dict | None, entry: dict, arm: str, round_index: int) -> dict:
-    for repetition in entry["repetitions"]:
-        repetition["index"] = round_index
-    if merged is None:
-        files = {name: [path] for name, path in entry["files"].items() if isinstance(path, str)}
-        return {**entry, "arm": arm, "files": {**entry["files"], **files}}
-    merged["repetitions"] += entry["repetitions"]
-    merged["summary"] = summarize(merged["repetitions"]) if merged["repetitions"] else None
-    merged["requests_logged"] += entry["requests_logged"]
-    for name, path in entry["files"].items():
-        merged["files"][name] += path if isinstance(path, list) else [path]
-    counted = (
-        merged["crosscheck"]["prometheus_requests"],
-        entry["crosscheck"]["prometheus_requests"],
-    )
-    merged["crosscheck"] = {
-        "log_requests": merged["crosscheck"]["log_requests"] + entry["crosscheck"]["log_requests"],
-        "prometheus_requests": None if None in counted else sum(counted),
+def merge_runs(entries: list[dict]) -> dict:
+    """One side's entry from its runs: the first run's, with every run's window (its index the
+    run's), every run's event figures in ``rounds``, and every run's files and counts."""
+    windows = []
+    for index, entry in enumerate(entries):
+        windows += [{**window, "index": index} for window in entry["repetitions"]]
+    rounds = [{key: entry[key] for key in ROUND_FIGURES if key in entry} for entry in entries]
+    event = any(rounds)
+    files = {
+        name: [path for entry in entries for path in _as_list(entry["files"][name])]
+        for name in entries[0]["files"]
     }
-    return merged
+    counted = [entry["crosscheck"]["prometheus_requests"] for entry in entries]
+    return {
+        **entries[0],
+        "runs": len(entries),
+        **(
+            {"rounds": [{"part": f"run-{i + 1}", **figures} for i, figures in enumerate(rounds)]}
+            if event
+            else {}
+        ),  # fmt: skip
+        "repetitions": windows,
+        "summary": summarize(windows) if windows else None,
+        "requests_logged": sum(entry["requests_logged"] for entry in entries),
+        "files": files,
+        "crosscheck": {
+            "log_requests": sum(entry["crosscheck"]["log_requests"] for entry in entries),
+            "prometheus_requests": None if None in counted else sum(counted),
+        },
+    }
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def _wire(plan: BenchPlan, stack: Stack, spec: ModelSpec, target: str, folder: Path) -> dict:
@@ -381,7 +351,7 @@ def _scenario_rate(
 
 def _event_driver(plan: BenchPlan, backend: dict, stack: Stack, spec: ModelSpec, folder: Path):
     """The thread that injects the scenario's event (a fault, a rollout) during the load."""
-    measured_s = plan.window_s * plan.repeat
+    measured_s = plan.window_s
     if plan.scenario == "fault":
         at_s = plan.warmup_s + measured_s * AT_FRACTION
         driver = FaultInjector(plan.fault, backend, spec.name, folder, at_s)
@@ -445,7 +415,9 @@ def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
     phases = scenario_phases(plan.scenario, options)
     if not phases:
         return {}
-    measured = measure_phases(phases, log, run.samples, run.test_start, job.rate)
+    measured = measure_phases(
+        phases, log, run.samples, run.test_start, job.rate, options.sb_slo_ms
+    )
     extra = {"drift": soak_drift(measured)} if plan.scenario == "soak" else {}
     if plan.scenario == "overload":
         extra = {"recovery_s": recovery_s(measured, log, run.test_start)}
@@ -499,12 +471,25 @@ def _window(plan, stack, spec, target, log: RequestLog, samples, index, start, e
         "end_unix": end,
         "offered_rps": plan.rate or figures["completed_rps"],
         **figures,
+        "stability": stability(log, start, end),
         "prometheus": prometheus_window(prometheus, target, spec.name, start, end),
         "server_side": server_window(
             prometheus, parsed.server, parsed.protocol, spec.name, start, end
         ),
         "resources": resource_window(samples, start, end),
     }
+
+
+STABILITY_SLICES = 3  # a run's window is cut in three to see whether it was steady
+
+
+def stability(log: RequestLog, start: float, end: float) -> dict:
+    """The throughput of each slice of the window, and its spread relative to the median slice
+    (perf_analyzer's stability check, inside one run: the verdict's evidence is the runs)."""
+    edges = [start + (end - start) * i / STABILITY_SLICES for i in range(STABILITY_SLICES + 1)]
+    rates = [log.window(a, b)["achieved_rps"] for a, b in zip(edges, edges[1:], strict=False)]
+    middle = sorted(rates)[len(rates) // 2]
+    return {"slices_rps": rates, "drift": (max(rates) - min(rates)) / middle if middle else None}
 
 
 def _calibration(plan: BenchPlan, stack: Stack) -> dict | None:

@@ -15,7 +15,7 @@ STEP_USERS = 2
 STEP_SECONDS = 10.0
 SPIKE_USERS = 16
 # Scenarios judged on an event (a rollout, a fault, an overload), not on speed: each run is one
-# event, so `bench --repeat` repeats whole runs of them ("rounds"), not windows within one.
+# event, which each run has once.
 OPERATIONS = ("rollout", "fault", "overload")
 
 
@@ -82,6 +82,12 @@ def add_options(parser) -> None:
         "--sb-expected",
         default="",
         help="rollout: an answer key (.npz) that tells which model version gave each reply",
+    )
+    group.add_argument(
+        "--sb-hold-ms",
+        type=float,
+        default=0.0,
+        help="power check: hold each request this long before sending, counted in its latency",
     )
     group.add_argument("--sb-request-log", default="", help="folder for the per-request CSV log")
     group.add_argument(

@@ -2,7 +2,8 @@
 
 Open-loop requests carry their scheduled send time in the event context; their latency is
 measured from it, so queueing in front of an overloaded server is not hidden (coordinated
-omission). Closed-loop requests use Locust's own response time. Every request's context names
+omission). Closed-loop requests use Locust's own response time, plus the time the power check
+held them before sending (``held_s``), which Locust did not see. Every request's context names
 the model it was sent to, which is what it is counted under: a model picked in Locust's web UI
 differs from the one the process started with.
 """
@@ -54,7 +55,8 @@ class RequestRecorder:
                    context=None, **_) -> None:  # fmt: skip
         now = time.time()
         scheduled = (context or {}).get("scheduled_at")
-        latency = now - scheduled if scheduled is not None else response_time / 1000.0
+        held = (context or {}).get("held_s", 0.0)  # the power check's known difference
+        latency = now - scheduled if scheduled is not None else response_time / 1000.0 + held
         kind = failure_kind(exception)
         model = (context or {}).get("model", self.model)
         self.metrics.observe(name, model, latency, kind)

@@ -82,6 +82,7 @@ class _TargetUser:
         self.rate_phases = scenario_phases(options.sb_rate_shape, options)
         self.max_outstanding = options.sb_max_outstanding
         self.drain_s = options.sb_drain
+        self.hold_s = options.sb_hold_ms / 1000
         self.answers = AnswerKey.load(Path(options.sb_expected)) if options.sb_expected else None
         self.inflight = Group()
         self.pending: dict[int, dict] = {}  # open loop: the context of each request in flight
@@ -90,7 +91,19 @@ class _TargetUser:
         if self.rate > 0:
             self._open_loop()
         else:
-            self.send_one(self.pool.next(), {"model": self.spec.name})
+            context = {"model": self.spec.name}
+            self._hold(context)
+            self.send_one(self.pool.next(), context)
+
+    def _hold(self, context: dict) -> None:
+        """The power check's known difference (--sb-hold-ms): each request waits before it is
+        sent, and the wait counts in its latency, so that to every figure downstream this
+        target's server is that much slower. An open-loop request's latency runs from its
+        scheduled time, which already holds the wait."""
+        if self.hold_s > 0:
+            gevent.sleep(self.hold_s)
+            if "scheduled_at" not in context:
+                context["held_s"] = self.hold_s
 
     def _open_loop(self) -> None:
         rng = random.Random(os.getpid() * 7919 + id(self))
@@ -118,6 +131,7 @@ class _TargetUser:
     def _send_tracked(self, payload, context: dict) -> None:
         self.pending[id(context)] = context
         try:
+            self._hold(context)
             self.send_one(payload, context)
         finally:
             self.pending.pop(id(context), None)

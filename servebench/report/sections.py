@@ -16,7 +16,7 @@ from servebench.target import Target
 WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
 WEAK_MARK = " (weak)"
 WEAK_NOTE = (
-    "(weak): the 95% interval is wider than +-25% of the median, so the windows were too short "
+    "(weak): the 95% interval is wider than +-25% of the median, so the runs were too short "
     "or too few to lean on this figure; measure longer, e.g. `servebench bench --duration 30s "
     "--repeat 5`."
 )
@@ -107,6 +107,11 @@ def _knee_cell(knee: dict | None) -> str:
     return f"{_num(knee['knee_rps'])} at p99 <= {_num(knee['slo_ms_p99'])} ms"
 
 
+def _runs_of(params: dict) -> str:
+    runs = params.get("runs", params.get("repeat", 1))
+    return f"{runs} separate run" + ("s" if runs != 1 else "")
+
+
 def setup_section(data) -> list:
     manifest, params = data.manifest, data.results["params"]
     cpu = manifest.get("cpu", {})
@@ -117,8 +122,9 @@ def setup_section(data) -> list:
         ("p", f"Machine: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores. Servers on CPUs "
               f"{params.get('server_cpus')} with {params.get('server_threads')} thread(s) each; "
               f"Locust on CPUs {params.get('loadgen_cpus')} ({processes} process(es))."),
-        ("p", f"Scenario {data.results['scenario']}: warm-up {params['warmup_s']:g} s "
-              f"discarded, then {params['repeat']} window(s) of {params['window_s']:g} s; "
+        ("p", f"Scenario {data.results['scenario']}: {_runs_of(params)} of each target, "
+              f"interleaved (AB, BA, ...), each its own Locust with a warm-up of "
+              f"{params['warmup_s']:g} s discarded and a window of {params['window_s']:g} s; "
               f"{params['users']} user(s), {loop}; server batching {batching}."),
     ]  # fmt: skip
     rows = [
@@ -245,8 +251,10 @@ def targets_section(data) -> list:
     blocks = [
         (
             "p",
-            "Medians across windows, with the 95% confidence interval of the mean in "
-            "brackets. Latency is client-side, from the raw request log.",
+            "Medians across runs (each target in separate, interleaved runs), with the 95% "
+            "confidence interval of the mean over runs in brackets. Latency is client-side, "
+            "from the raw request log; failed and timed-out requests count as infinitely slow "
+            "in every percentile (a percentile that falls on them shows --).",
         ),
         ("table", head, rows),
     ]
@@ -760,10 +768,23 @@ def bad_input_appendix(data) -> list:
     ]
 
 
+VERDICT_METHOD = (
+    "How this was decided: each criterion compares the two sides' runs (one value per separate "
+    "run, never windows of one run), as the ratio of their geometric means with a Welch "
+    "interval on the logs, at 1 - 0.05/m for the m claims of this verdict (Bonferroni), so that "
+    "all of them together name a false winner at most 5% of the time. A winner needs an "
+    "interval that excludes 1 and a difference of 5% or more; an interval within +-5% is "
+    "equivalent; anything else is inconclusive, with the smallest difference the runs could "
+    "have detected (80% of the time). A side that failed more than 0.1% of its requests in a "
+    "run cannot win on speed, and a p99 needs 459 requests in every run (MLPerf LoadGen's "
+    "early-stopping bound at 99% confidence)."
+)
+
+
 def verdict_section(data) -> list:
     reasons, rows = data.verdict
     aa = data.results.get("aa")
-    blocks = []
+    blocks = [("p", VERDICT_METHOD)]
     if aa:
         blocks.append(("p", aa_line(aa, rows)))
         if reasons:
@@ -786,15 +807,34 @@ def verdict_section(data) -> list:
 
 
 def aa_line(aa: dict, rows: list[Finding]) -> str:
-    """What an A/A run found: any winner between two arms of one target is a false positive."""
+    """What an A/A run found: any winner between two arms of one target is a false positive.
+    With a hold on arm B (the power check), arm A must win on throughput."""
+    hold = (aa.get("hold_ms") or {}).get("B")
+    if hold:
+        return _power_line(aa, hold, rows)
     named = [f"{f.criterion} ({f.scope})" for f in rows if f.winner]
-    head = f"A/A run: {aa['target']} measured as both arms, in alternating rounds. "
+    head = f"A/A run: {aa['target']} measured as both arms, in interleaved runs (AB, BA, ...). "
     if not named:
         return head + f"The verdict rules named no winner on {len(rows)} criteria, as they must."
     return head + (
         f"The verdict rules named a winner on {len(named)} of {len(rows)} criteria, each a false "
         f"positive: {', '.join(named)}."
     )
+
+
+def _power_line(aa: dict, hold: float, rows: list[Finding]) -> str:
+    """The power check: arm B held each request ``hold`` ms, so arm A is faster by design."""
+    head = (f"Power check: {aa['target']} as both arms, arm B holding each request {hold:g} ms "
+            "before sending (counted in its latency). ")  # fmt: skip
+    throughput = [f for f in rows if f.criterion == "throughput"]
+    found = [f for f in throughput if f.winner == "A"]
+    wrong = [f"{f.criterion} ({f.scope})" for f in rows if f.winner == "B"]
+    said = "; ".join(f.text for f in throughput)
+    if wrong:
+        return head + f"The rules named arm B, the slower, on {', '.join(wrong)}: WRONG. {said}"
+    if found and len(found) == len(throughput):
+        return head + f"The rules found the known difference: {said}."
+    return head + f"The rules did not find the known difference: {said}."
 
 
 # The report's sections, in order: a new section is a function of the run data above, and a
