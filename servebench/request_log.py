@@ -120,8 +120,13 @@ class RequestLog:
 
     @classmethod
     def read(cls, folder: Path) -> RequestLog:
+        """Every request log file in ``folder`` (one per Locust process of a run)."""
+        return cls.read_files(log_files(folder))
+
+    @classmethod
+    def read_files(cls, paths: list[Path]) -> RequestLog:
         ends, latencies, successes, kinds, at, versions = [], [], [], [], [], []
-        for path in log_files(folder):
+        for path in paths:
             with open(path, newline="") as log:
                 for row in csv.DictReader(log):
                     start, latency = float(row["start_unix"]), float(row["latency_s"])

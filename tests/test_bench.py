@@ -32,19 +32,28 @@ LOCUST = [str(Path(sys.executable).with_name("locust")), "--headless",
           "-f", "loadtest/locustfile.py,loadtest/scenarios/steady.py"]  # fmt: skip
 
 
-def test_every_target_measured_one_at_a_time(steady):
+def test_every_target_measured_one_at_a_time_in_separate_interleaved_runs(steady):
     results = steady["results"]
     assert results["complete"] and not results["interrupted"]
+    assert results["schema_version"] == 2 and results["params"]["runs"] == 2
     assert [entry["target"] for entry in results["targets"]] == list(TARGETS)
     windows = []
     for entry in results["targets"]:
-        assert len(entry["repetitions"]) == 2
+        assert entry["runs"] == 2 and len(entry["repetitions"]) == 2
+        # each run is a Locust process of its own, with its own folder and request log
+        assert [Path(p).parent.name for p in entry["files"]["locust_log"]] == ["run-1", "run-2"]
+        assert len({Path(p).name for p in entry["files"]["request_logs"]}) == 2
         for rep in entry["repetitions"]:
             assert rep["successes"] > 0 and rep["achieved_rps"] > 0
             assert rep["latency_ms"]["p50"] <= rep["latency_ms"]["p99"]
+            assert len(rep["stability"]["slices_rps"]) == 3 and rep["stability"]["drift"] >= 0
             windows.append((rep["start_unix"], rep["end_unix"]))
     windows.sort()
     assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:], strict=False))
+    # The order reverses every other round (ABCD, DCBA), so a drift over the run favours none.
+    first, last = results["targets"][0]["repetitions"], results["targets"][-1]["repetitions"]
+    assert first[0]["start_unix"] < last[0]["start_unix"]
+    assert last[1]["start_unix"] < first[1]["start_unix"]
 
 
 def test_prometheus_counts_match_the_raw_log(steady):
@@ -151,7 +160,7 @@ def test_run_folder_holds_manifest_csvs_and_request_logs(steady):
     assert manifest["implementations"]["tfserving"]["real"] is False
     assert "metrics_mode=prometheus" in manifest["server_configs"]["torchserve"]
     for entry in steady["results"]["targets"]:
-        assert (steady["dir"] / entry["files"]["locust_csv"]).is_file()
+        assert all((steady["dir"] / csv).is_file() for csv in entry["files"]["locust_csv"])
         assert all((steady["dir"] / log).is_file() for log in entry["files"]["request_logs"])
         assert entry["files"]["request_logs"]
 
@@ -449,7 +458,7 @@ def test_an_aa_run_of_torchserve_names_no_winner(stack, tmp_path):
         assert len(entry["files"]["locust_log"]) == 3
         assert all(f"/arm-{arm}-" in path for path in entry["files"]["request_logs"])
         assert entry["serving_efficiency"] > 0
-    # Rounds alternate: A then B, then B then A, so a drift favours neither arm.
+    # The same path as a normal bench: runs alternate A, B, then B, A, so a drift favours neither.
     starts = {
         arm: [rep["start_unix"] for rep in entry["repetitions"]] for arm, entry in arms.items()
     }
@@ -464,6 +473,24 @@ def test_an_aa_run_of_torchserve_names_no_winner(stack, tmp_path):
     assert "An A/A run: torchserve-rest against itself" in markdown
     assert "torchserve-rest (arm B)" in markdown
     assert "named no winner on 4 criteria" in markdown
+
+
+def test_a_known_difference_is_found_through_the_normal_path(stack, tmp_path):
+    """The power check: arm B holds each request 4 ms (about 3x mlp's latency at 2 users), so
+    the rules must name arm A on throughput and never arm B."""
+    run = bench(stack, tmp_path, "--aa", "--aa-hold-ms", "4", "--targets", "torchserve-rest",
+                "--model", "mlp", "--duration", "2s", "--warmup", "1s", "--repeat", "2",
+                "--users", "2", "--no-limits")  # fmt: skip
+    results = run["results"]
+    assert results["aa"]["hold_ms"] == {"B": 4.0}
+    arms = {entry["arm"]: entry for entry in results["targets"]}
+    assert min(rep["latency_ms"]["p50"] for rep in arms["B"]["repetitions"]) > 4.0
+    assert max(rep["latency_ms"]["p50"] for rep in arms["A"]["repetitions"]) < 4.0
+    rows = {row.criterion: row for row in verdict(results, None, None)[1]}
+    assert rows["throughput"].winner == "A", rows["throughput"]
+    assert not [row for row in rows.values() if row.winner == "B"], rows
+    assert "The rules found the known difference" in run["stdout"], run["stdout"]
+    assert "these runs could detect differences above" in run["stdout"]
 
 
 def test_an_aa_run_takes_exactly_one_target(stack, tmp_path):

@@ -112,7 +112,7 @@ def test_the_report_leads_with_the_answer_and_ends_with_the_appendix(report_run)
     assert "| target | served by | req/s | p99 ms |" in headline
     assert "| tfserving-rest | TF Serving (emulator) |" in headline
     assert "mlp req/s (median): torchserve-rest" in headline  # the summary demo prints
-    assert "demo-grade: 2 window(s) of 3 s per target" in headline
+    assert "demo-grade: 2 run(s) of 3 s per target" in headline
     appendix = markdown.split("## Verdict")[1]
     assert "| mlp | NaN/Inf |" in appendix and "| max abs diff |" in appendix
     assert "| package | version |" in appendix

@@ -142,7 +142,7 @@ def test_a_killed_torchserve_worker_is_replaced_in_each_of_two_runs(stack, tmp_p
                 "mlp", "--targets", "torchserve-rest", "--duration", "10s", "--warmup", "2s",
                 "--users", "2", "--no-limits", "--repeat", "2")  # fmt: skip
     (entry,) = run["results"]["targets"]
-    assert run["results"]["params"]["rounds"] == 2 and len(entry["rounds"]) == 2
+    assert run["results"]["params"]["runs"] == 2 and len(entry["rounds"]) == 2
     assert [window["index"] for window in entry["repetitions"]] == [0, 1]
     pids = []
     for figures in entry["rounds"]:
@@ -155,7 +155,7 @@ def test_a_killed_torchserve_worker_is_replaced_in_each_of_two_runs(stack, tmp_p
     # the first run killed the worker that served before; the second, its replacement
     assert pids[0] == before[0] and pids[1] != pids[0], pids
     assert worker_pids(management, "mlp") not in ([], before, [pids[1]])
-    assert (run["dir"] / "mlp" / "torchserve-rest" / "round-2" / "locust_stats.csv").is_file()
+    assert (run["dir"] / "mlp" / "torchserve-rest" / "run-2" / "locust_stats.csv").is_file()
     assert run_cli("report", str(run["dir"])).returncode == 0
     markdown = (run["dir"] / "report.md").read_text()
     assert "mlp torchserve-rest (run 2 of 2): worker killed" in markdown, markdown

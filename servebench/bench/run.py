@@ -415,9 +415,7 @@ def _phases(plan: BenchPlan, job: LocustJob, log: RequestLog, run) -> dict:
     phases = scenario_phases(plan.scenario, options)
     if not phases:
         return {}
-    measured = measure_phases(
-        phases, log, run.samples, run.test_start, job.rate, options.sb_slo_ms
-    )
+    measured = measure_phases(phases, log, run.samples, run.test_start, job.rate, options.sb_slo_ms)
     extra = {"drift": soak_drift(measured)} if plan.scenario == "soak" else {}
     if plan.scenario == "overload":
         extra = {"recovery_s": recovery_s(measured, log, run.test_start)}

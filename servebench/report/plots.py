@@ -89,9 +89,11 @@ def latency_vs_load(results: dict, model: str) -> str:
 def latency_cdf(results: dict, run_dir: Path, model: str) -> str:
     figure, axis = plt.subplots(figsize=(6.4, 3.6))
     for entry in (t for t in results["targets"] if t["model"] == model and t["repetitions"]):
-        log = RequestLog.read(run_dir / model / entry["target"])
-        start, end = entry["repetitions"][0]["start_unix"], entry["repetitions"][-1]["end_unix"]
-        keep = (log.end >= start) & (log.end < end) & log.success
+        log = _entry_log(entry, run_dir)
+        keep = np.zeros(len(log), bool)
+        for rep in entry["repetitions"]:  # every run's window, never its warm-up
+            keep |= (log.end >= rep["start_unix"]) & (log.end < rep["end_unix"])
+        keep &= log.success
         millis = np.sort(log.latency[keep] * 1000)
         if millis.size:
             axis.plot(
@@ -113,7 +115,7 @@ def latency_cdf(results: dict, run_dir: Path, model: str) -> str:
 def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
     figure, axis = plt.subplots(figsize=(6.4, 3.6))
     for entry in (t for t in results["targets"] if t["model"] == model):
-        log = RequestLog.read(run_dir / model / entry["target"])
+        log = _entry_log(entry, run_dir, first_run_only=True)
         if not len(log):
             continue
         seconds = np.floor(log.end[log.success] - log.end.min())
@@ -125,8 +127,18 @@ def throughput_over_time(results: dict, run_dir: Path, model: str) -> str:
         axis,
         xlabel="seconds since the target's first reply (warm-up included)",
         ylabel="successful replies per second",
-        title=f"{model}: throughput over time",
+        title=f"{model}: throughput over time (each target's first run)",
     )
+
+
+def _entry_log(entry: dict, run_dir: Path, first_run_only: bool = False) -> RequestLog:
+    """The target's request logs: every run's, or its first run's alone (a folder a run)."""
+    paths = [run_dir / path for path in entry.get("files", {}).get("request_logs") or []]
+    if first_run_only and paths:
+        paths = [path for path in paths if path.parent == paths[0].parent]
+    if not paths:  # a run folder from before runs had folders of their own
+        return RequestLog.read(run_dir / entry["model"] / entry["target"])
+    return RequestLog.read_files(paths)
 
 
 def operations_over_time(entry: dict, run_dir: Path) -> str | None:

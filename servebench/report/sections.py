@@ -832,9 +832,11 @@ def _power_line(aa: dict, hold: float, rows: list[Finding]) -> str:
     said = "; ".join(f.text for f in throughput)
     if wrong:
         return head + f"The rules named arm B, the slower, on {', '.join(wrong)}: WRONG. {said}"
+    power = [f.estimate.detectable() for f in throughput if f.estimate]
+    could = f" (these runs could detect differences above {max(power):.0%})" if power else ""
     if found and len(found) == len(throughput):
-        return head + f"The rules found the known difference: {said}."
-    return head + f"The rules did not find the known difference: {said}."
+        return head + f"The rules found the known difference: {said}{could}."
+    return head + f"The rules did not find the known difference: {said}{could}."
 
 
 # The report's sections, in order: a new section is a function of the run data above, and a
