@@ -10,7 +10,14 @@ from servebench.report.plots import (
     operations_over_time,
     throughput_over_time,
 )
-from servebench.report.verdict import BASELINES, NAMES, Finding, remedies, server_names
+from servebench.report.verdict import (
+    BASELINES,
+    NAMES,
+    Finding,
+    detectable_said,
+    remedies,
+    server_names,
+)
 from servebench.target import Target
 
 WEAK_SPREAD = 0.25  # an interval wider than +-25% of its median is too loose to lean on
@@ -832,8 +839,11 @@ def _power_line(aa: dict, hold: float, rows: list[Finding]) -> str:
     said = "; ".join(f.text for f in throughput)
     if wrong:
         return head + f"The rules named arm B, the slower, on {', '.join(wrong)}: WRONG. {said}"
-    power = [f.estimate.detectable() for f in throughput if f.estimate]
-    could = f" (these runs could detect differences above {max(power):.0%})" if power else ""
+    power = [f.estimate for f in throughput if f.estimate]
+    widest = max(power, key=lambda estimate: estimate.detectable(), default=None)
+    could = (
+        f" (these runs could detect differences above {detectable_said(widest)})" if widest else ""
+    )
     if found and len(found) == len(throughput):
         return head + f"The rules found the known difference: {said}{could}."
     return head + f"The rules did not find the known difference: {said}{could}."

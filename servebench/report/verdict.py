@@ -279,12 +279,17 @@ def compare_runs(
                        f"{interval} ({medians}, {said})", "equivalent", estimate)  # fmt: skip
     if estimate.low > 1 or estimate.high < 1:
         return _decided(criterion, scope, estimate, higher_is_better, sides, f"{medians}, {said}")
-    detect = estimate.detectable()
     needed = estimate.runs_needed(MIN_EFFECT - 1)
     return Finding(criterion, scope, None,
                    f"inconclusive: {interval} ({medians}, {said}); this run could detect "
-                   f"differences above {detect:.0%}; about {needed} runs per side would detect "
-                   f"{MIN_EFFECT - 1:.0%}", "inconclusive", estimate)  # fmt: skip
+                   f"differences above {detectable_said(estimate)}; about {needed} runs per side "
+                   f"would detect {MIN_EFFECT - 1:.0%}", "inconclusive", estimate)  # fmt: skip
+
+
+def detectable_said(estimate: RatioEstimate) -> str:
+    """The smallest difference these runs would find, as a share; huge ones said as such."""
+    detect = estimate.detectable()
+    return f"{detect:.0%}" if detect < 10 else "1000% (the runs disagree wildly)"
 
 
 def _decided(criterion, scope, estimate: RatioEstimate, higher_is_better, sides, said) -> Finding:
@@ -344,7 +349,8 @@ def findings(
     # An operations scenario offers each server load relative to its own knee, and injects an
     # event: its req/s and p99 are not a speed comparison. It is judged on the event.
     operations = results.get("scenario") in OPERATIONS
-    claims = len(scopes) * len(SPEED)
+    # The claims judged: efficiency only where in-process limits were measured.
+    claims = len(scopes) * (len(SPEED) - (0 if results.get("in_process") else 1))
     for model, protocol in scopes:
         pair = {side: by_key.get((model, side, protocol)) for side in sides.keys}
         if operations:
