@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.detect import torchserve_implementation
 from servebench.backends.http import get_json
 from servebench.backends.process import (
     LOCALHOST,
@@ -102,7 +102,9 @@ class TorchServeBackend:
         seconds = wait_until(self._all_ready, timeout, "TorchServe", self.process, self.log)
         return RunningBackend(
             name=self.name,
-            implementation=f"torchserve {metadata.version('torchserve')}",
+            # Asked of the server that answers, not of the package installed beside the
+            # harness, which may be another one.
+            implementation=torchserve_implementation(self.endpoints["rest"]),
             real=True,
             pid=self.process.pid,
             endpoints=self.endpoints,
