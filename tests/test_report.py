@@ -145,3 +145,48 @@ def test_plot_legends_name_the_implementation():
 
     entry = {"target": "tfserving-rest", "implementation": "tfserving-emulator"}
     assert legend(entry) == "tfserving-rest (tfserving-emulator)"
+
+
+def constructed_run(folder, served: dict, targets: list | None = None):
+    """A run folder as bench writes it, reduced to what the report reads: results.json with
+    ``targets`` and run.json with ``served`` ({name: (implementation, real)})."""
+    from servebench.report import RunData
+
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {
+        "scenario": "steady",
+        "complete": True,
+        "params": {"models": ["mlp"], "warmup_s": 2.0, "repeat": 2, "window_s": 3.0, "users": 2},
+        "implementations": {name: impl for name, (impl, _) in served.items()},
+        "targets": targets or [],
+        "knee": [],
+        "warnings": [],
+    }
+    run = {"implementations": {n: {"implementation": i, "real": r} for n, (i, r) in served.items()}}
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "run.json").write_text(json.dumps(run))
+    return RunData.read(folder)
+
+
+def test_the_setup_table_says_real_only_for_a_server_recorded_as_real(tmp_path):
+    from servebench.report import RunData
+    from servebench.report.sections import setup_section
+
+    unverified = "tensorflow_model_server (unverified: no --version output)"
+    cases = [
+        ({"tfserving": (unverified, False)}, "UNVERIFIED"),
+        ({"tfserving": ("tensorflow_model_server 2.20.0", True)}, "real"),
+        ({"tfserving": ("tfserving-emulator", False)}, "EMULATOR"),
+    ]
+    for index, (served, kind) in enumerate(cases):
+        served = {"torchserve": ("torchserve 0.12.0", True), **served}
+        data = constructed_run(tmp_path / str(index), served)
+        (table,) = [b for b in setup_section(data) if b[0] == "table" and b[1][0] == "backend"]
+        assert table[2] == [
+            ["torchserve", "torchserve 0.12.0", "real"],
+            ["tfserving", served["tfserving"][0], kind],
+        ]
+    # A run folder that recorded no flag claims nothing.
+    (tmp_path / "0" / "run.json").write_text("{}")
+    (table,) = [b for b in setup_section(RunData.read(tmp_path / "0")) if b[0] == "table"][:1]
+    assert [row[2] for row in table[2]] == ["UNVERIFIED", "UNVERIFIED"]

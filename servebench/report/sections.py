@@ -121,8 +121,9 @@ def setup_section(data) -> list:
               f"discarded, then {params['repeat']} window(s) of {params['window_s']:g} s; "
               f"{params['users']} user(s), {loop}; server batching {batching}."),
     ]  # fmt: skip
+    recorded = manifest.get("implementations", {})
     rows = [
-        [name, impl, "real" if "emulator" not in impl else "EMULATOR"]
+        [name, impl, server_kind(impl, recorded.get(name))]
         for name, impl in data.results["implementations"].items()
     ]
     blocks.append(("table", ["backend", "implementation", "kind"], rows))
@@ -135,6 +136,17 @@ def setup_section(data) -> list:
     blocks.append(("table", header, model_rows))
     blocks.append(("p", "Package versions and the servers' configurations: see the appendix."))
     return blocks
+
+
+def server_kind(implementation: str, recorded: dict | None) -> str:
+    """The Setup table's kind: "real" only for a server the run recorded as real (one whose
+    version was verified), "EMULATOR" for the emulator, and "UNVERIFIED" for anything else,
+    such as a --tfserving-bin that printed no version, or a run that recorded nothing."""
+    if "emulator" in implementation:
+        return "EMULATOR"
+    if recorded and recorded.get("real") is True and recorded["implementation"] == implementation:
+        return "real"
+    return "UNVERIFIED"
 
 
 def _model_source(manifest: dict) -> str:
