@@ -99,7 +99,14 @@ class TorchServeBackend:
         return base + "\n# Local instance\n" + "".join(f"{k}={v}\n" for k, v in local.items())
 
     def wait_ready(self, timeout: float) -> RunningBackend:
-        seconds = wait_until(self._all_ready, timeout, "TorchServe", self.process, self.log)
+        return self.describe(self.wait_models(timeout))
+
+    def wait_models(self, timeout: float) -> float:
+        """Seconds until every model's worker is READY: the wait alone, nothing else timed."""
+        return wait_until(self._all_ready, timeout, "TorchServe", self.process, self.log)
+
+    def describe(self, seconds: float) -> RunningBackend:
+        """The ready server's record, ``seconds`` its time to ready."""
         return RunningBackend(
             name=self.name,
             # Asked of the server that answers, not of the package installed beside the
