@@ -3,6 +3,7 @@ bear, and the verdict. `demo` prints them; the report's headline carries them.""
 
 from __future__ import annotations
 
+from servebench.missing import figure
 from servebench.report.verdict import Finding
 
 VERDICT_GRADE = {"duration_s": 30.0, "repeat": 5}  # the shortest run whose figures we lean on
@@ -15,7 +16,7 @@ def summary_lines(results: dict, reasons: list[str], rows: list[Finding]) -> lis
     lines = [f"served by {served}"]
     for model in results["params"]["models"]:
         rates = [
-            f"{e['target']} {_median(e, 'achieved_rps'):.0f}"
+            f"{e['target']} {figure(_median(e, 'achieved_rps'), '.0f')}"
             for e in results["targets"]
             if e["model"] == model
         ]
@@ -59,5 +60,5 @@ def knee_text(knee: dict) -> str:
     return f"{knee['target']} {knee['knee_rps']:.0f} req/s at p99 <= {knee['slo_ms_p99']:g} ms"
 
 
-def _median(entry: dict, key: str) -> float:
-    return ((entry.get("summary") or {}).get(key) or {}).get("median") or 0.0
+def _median(entry: dict, key: str) -> float | None:
+    return ((entry.get("summary") or {}).get(key) or {}).get("median")
