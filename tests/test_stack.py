@@ -1,6 +1,7 @@
 """`servebench up` / `down` with the real TorchServe and the TF Serving emulator."""
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(
     claimed = tmp_path / "claimed" / "torchserve-9.9.9.dist-info"
     claimed.mkdir(parents=True)
     (claimed / "METADATA").write_text("Metadata-Version: 2.1\nName: torchserve\nVersion: 9.9.9\n")
-    monkeypatch.setenv("PYTHONPATH", str(claimed.parent))
+    monkeypatch.setenv("PYTHONPATH", str(claimed.parent), prepend=os.pathsep)
     result = run_cli(
         "up", "--model", "mlp", "--artifacts", str(artifacts.root), "--state-dir", str(tmp_path),
         "--server-threads", "1", "--tfserving-bin", str(fake),
