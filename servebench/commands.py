@@ -15,6 +15,7 @@ from servebench.errors import CheckFailed, UsageError
 from servebench.export.layout import FIRST_VERSION, ArtifactLayout
 from servebench.export.parity import ParityCase, format_cases
 from servebench.load import options as load
+from servebench.missing import figure
 from servebench.models import DEFAULT_MAX_BATCH, DEFAULT_SEED, select_models
 from servebench.stack import (
     down,
@@ -575,9 +576,11 @@ def calibrate_command(
     known = calibrate(state_dir, cases, duration, server, prometheus, users, artifacts)
     for case in cases:
         figures = known[case.key]
-        print(f"load generator ceiling, {case.describe()}: {figures['ceiling_rps']:.0f} req/s "
-              f"(p50 {figures['latency_ms_p50'] or 0:.2f} ms, Locust CPU "
-              f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}% on CPUs {loadgen})")  # fmt: skip
+        print(f"load generator ceiling, {case.describe()}: "
+              f"{figure(figures['ceiling_rps'], '.0f')} req/s "
+              f"(p50 {figure(figures['latency_ms_p50'], '.2f')} ms, Locust CPU "
+              f"{figure(figures['loadgen_cpu_percent_mean'], '.0f')}% "
+              f"on CPUs {loadgen})")  # fmt: skip
     print(f"recorded in {state_dir / 'calibration.json'}; bench warns above half of it")
     return 0
 

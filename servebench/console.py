@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from servebench.missing import figure
+
 
 def format_stack(stack: dict) -> str:
     lines = [
@@ -52,19 +54,16 @@ def format_results(results: dict) -> str:
     lines = [f"{'model':<9} {'target':<16} {'implementation':<19} {'req/s':>8} {'p50 ms':>8} "
              f"{'p99 ms':>8} {'errors':>7} {'eff.':>5}"]  # fmt: skip
     for entry in results["targets"]:
-        summary = entry["summary"] or {}
+        summary = entry.get("summary") or {}
 
         def median(key: str, summary: dict = summary) -> str:
-            value = summary.get(key, {}).get("median")
-            return f"{value:8.2f}" if value is not None else f"{'--':>8}"
+            return figure((summary.get(key) or {}).get("median"), ".2f", 8)
 
-        errors = summary.get("error_ratio", {}).get("max")
-        efficiency = entry.get("serving_efficiency")
+        errors = (summary.get("error_ratio") or {}).get("max")
         lines.append(
             f"{entry['model']:<9} {target_label(entry):<16} {entry['implementation']:<19} "
             f"{median('achieved_rps')} {median('latency_ms_p50')} {median('latency_ms_p99')} "
-            + (f"{errors:7.2%}" if errors is not None else f"{'--':>7}")
-            + (f" {efficiency:5.2f}" if efficiency is not None else f" {'--':>5}")
+            f"{figure(errors, '.2%', 7)} {figure(entry.get('serving_efficiency'), '.2f', 5)}"
         )
     for knee in results["knee"]:
         rate = f"{knee['knee_rps']:.1f} req/s" if knee["knee_rps"] else "none found"

@@ -36,10 +36,11 @@ def load_stack(state_dir: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"no stack is running (no {path}); start one with `servebench up`")
     stack = json.loads(path.read_text())
-    if all(backend.get("implementation") for backend in stack["backends"].values()):
+    from servebench.backends.detect import identified, identify
+
+    if identified(stack):
         return stack
     # A record written for Compose or k8s: ask the servers what they are.
-    from servebench.backends.detect import identify
     from servebench.backends.docker_mode import ready_seconds, version_output
 
     try:

@@ -409,16 +409,29 @@ STACK_ENDPOINTS = {
 }
 
 
+STACK_RECORDS = ("services/harness/stack.compose.json", "k8s/base/files/stack.k8s.json")
+
+
 def _check_stack_records(root: Path) -> list[Finding]:
     """The stack records that compose and k8s hand to bench and Locust name the real service
-    ports, compose's container names, and the folder compose's Prometheus discovers Locust in."""
+    ports, compose's container names, and the folder compose's Prometheus discovers Locust in;
+    they name no implementation, which is asked of the running services (backends.detect)."""
     compose = yaml.safe_load((root / "compose.yaml").read_text())
     problems = []
-    for record_path in ("services/harness/stack.compose.json", "k8s/base/files/stack.k8s.json"):
+    for record_path in STACK_RECORDS:
         record = json.loads((root / record_path).read_text())
         for name, endpoints in STACK_ENDPOINTS.items():
             if record["backends"][name]["endpoints"] != endpoints:
                 problems.append(Finding("consistency", record_path, f"{name} endpoints differ"))
+    for record_path in (*STACK_RECORDS, DIY_RECORD):
+        record = json.loads((root / record_path).read_text())
+        services = {**record["backends"], **record.get("monitoring", {})}
+        for name, service in services.items():
+            if service.get("implementation") is not None:
+                written = (
+                    f"implementation is written in, not detected: {service['implementation']!r}"
+                )
+                problems.append(Finding("consistency", record_path, f"{name}: {written}"))
     record = json.loads((root / "services/harness/stack.compose.json").read_text())
     for name in STACK_ENDPOINTS:
         container = record["backends"][name].get("settings", {}).get("container")

@@ -1,8 +1,20 @@
-"""Time to ready read from a container's timestamped log, for each server's own wording."""
+"""What answers, found out at run time: time to ready read from a container's timestamped
+log, for each server's own wording, and Prometheus's version asked of Prometheus."""
+
+import json
 
 import pytest
+import requests
 
-from servebench.backends.detect import parse_docker_time, ready_seconds_from_log
+from servebench.backends.detect import (
+    identified,
+    identify,
+    parse_docker_time,
+    ready_seconds_from_log,
+)
+from servebench.metrics.prometheus import PrometheusServer
+
+from .conftest import REPO
 
 STARTED = parse_docker_time("2026-11-27T11:45:00.000000000Z")
 TORCHSERVE = [
@@ -42,3 +54,30 @@ def test_a_model_never_loaded_gives_no_figure_rather_than_zero():
     # A load logged before this start (an earlier run of the container) does not count.
     later = parse_docker_time("2026-11-27T11:50:00Z")
     assert ready_seconds_from_log("torchserve", later, TORCHSERVE, ["mlp"]) is None
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    """The real Prometheus, started and awaited as `up` does it, with nothing to scrape."""
+    server = PrometheusServer(tmp_path, [])
+    server.start()
+    try:
+        yield server.wait_ready(30)
+    finally:
+        server.stop()
+
+
+def test_prometheus_is_named_by_the_version_its_api_reports(prometheus):
+    url = prometheus.endpoints["http"]
+    build = requests.get(f"{url}/api/v1/status/buildinfo", timeout=5).json()["data"]
+    assert prometheus.implementation == f"prometheus {build['version']}"  # local mode
+    # Compose's record as the harness reads it, pointed at this Prometheus; its servers are
+    # taken as identified already, since none runs here.
+    record = json.loads((REPO / "services/harness/stack.compose.json").read_text())
+    for backend in record["backends"].values():
+        backend |= {"implementation": "identified", "real": True, "ready_seconds": 1.0}
+    record["monitoring"]["prometheus"]["endpoints"]["http"] = url
+    assert not identified(record)
+    monitoring = identify(record)["monitoring"]["prometheus"]
+    assert monitoring["implementation"] == f"prometheus {build['version']}"
+    assert monitoring["real"] is True and identified(record)

@@ -145,3 +145,93 @@ def test_plot_legends_name_the_implementation():
 
     entry = {"target": "tfserving-rest", "implementation": "tfserving-emulator"}
     assert legend(entry) == "tfserving-rest (tfserving-emulator)"
+
+
+def constructed_run(folder, served: dict, targets: list | None = None):
+    """A run folder as bench writes it, reduced to what the report reads: results.json with
+    ``targets`` and run.json with ``served`` ({name: (implementation, real)})."""
+    from servebench.report import RunData
+
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {
+        "scenario": "steady",
+        "complete": True,
+        "params": {"models": ["mlp"], "warmup_s": 2.0, "repeat": 2, "window_s": 3.0, "users": 2},
+        "implementations": {name: impl for name, (impl, _) in served.items()},
+        "targets": targets or [],
+        "knee": [],
+        "warnings": [],
+    }
+    run = {"implementations": {n: {"implementation": i, "real": r} for n, (i, r) in served.items()}}
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "run.json").write_text(json.dumps(run))
+    return RunData.read(folder)
+
+
+def test_the_setup_table_says_real_only_for_a_server_recorded_as_real(tmp_path):
+    from servebench.report import RunData
+    from servebench.report.sections import setup_section
+
+    unverified = "tensorflow_model_server (unverified: no --version output)"
+    cases = [
+        ({"tfserving": (unverified, False)}, "UNVERIFIED"),
+        ({"tfserving": ("tensorflow_model_server 2.20.0", True)}, "real"),
+        ({"tfserving": ("tfserving-emulator", False)}, "EMULATOR"),
+    ]
+    for index, (served, kind) in enumerate(cases):
+        served = {"torchserve": ("torchserve 0.12.0", True), **served}
+        data = constructed_run(tmp_path / str(index), served)
+        (table,) = [b for b in setup_section(data) if b[0] == "table" and b[1][0] == "backend"]
+        assert table[2] == [
+            ["torchserve", "torchserve 0.12.0", "real"],
+            ["tfserving", served["tfserving"][0], kind],
+        ]
+    # A run folder that recorded no flag claims nothing.
+    (tmp_path / "0" / "run.json").write_text("{}")
+    (table,) = [b for b in setup_section(RunData.read(tmp_path / "0")) if b[0] == "table"][:1]
+    assert [row[2] for row in table[2]] == ["UNVERIFIED", "UNVERIFIED"]
+
+
+def test_a_figure_not_measured_prints_a_dash_never_a_zero(tmp_path):
+    from servebench.bench.run import result_line
+    from servebench.console import format_results
+    from servebench.missing import MISSING
+
+    def target(name: str, server: str, summary: dict | None) -> dict:
+        return {"model": "mlp", "target": name, "server": server, "protocol": "rest",
+                "implementation": served[server][0], "summary": summary,
+                "repetitions": [], "warnings": []}  # fmt: skip
+
+    served = {"torchserve": ("torchserve 0.12.0", True), "tfserving": ("tfserving-emulator", False)}
+    gaps = {key: {"median": None, "ci95": None}
+            for key in ("achieved_rps", "latency_ms_p50", "latency_ms_p99")}  # fmt: skip
+    gaps["error_ratio"] = {"median": None, "max": None}
+    targets = [
+        target("torchserve-rest", "torchserve", None),
+        target("tfserving-rest", "tfserving", gaps),
+    ]
+    constructed_run(tmp_path / "run", served, targets)
+    result = run_cli("report", str(tmp_path / "run"), "--format", "md")
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "0.00%" not in markdown and "| 0 |" not in markdown and "-rest 0" not in markdown
+    assert "| torchserve-rest | TorchServe | — | — |" in markdown
+    assert "| tfserving-rest | TF Serving (emulator) | — | — |" in markdown
+    assert "mlp req/s (median): torchserve-rest — | tfserving-rest —" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| mlp | ")]
+    assert len(rows) == 2 and all(row.endswith("| — | — | — | — | — | — | — | — |") for row in rows)
+
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    lines = format_results(results).splitlines()[1:]
+    assert [line.split()[-5:] for line in lines] == [[MISSING] * 5, [MISSING] * 5]
+    assert result_line("tfserving-rest", {**targets[1], "repetitions": [{}]}) == (
+        "tfserving-rest: nothing served, errors — in 1 window(s)"
+    )
+    partial = {**gaps, "latency_ms_p50": {"median": 1.0}, "latency_ms_p99": {"median": 2.0}}
+    assert result_line("t", {"summary": partial, "repetitions": [{}]}) == (
+        "t: — req/s, p50 1.00 ms, p99 2.00 ms, errors — (median of 1 window(s))"
+    )
+    measured = {**partial, "achieved_rps": {"median": 0.0}, "error_ratio": {"max": 0.0}}
+    assert result_line("t", {"summary": measured, "repetitions": [{}]}) == (
+        "t: 0.0 req/s, p50 1.00 ms, p99 2.00 ms, errors 0.00% (median of 1 window(s))"
+    )

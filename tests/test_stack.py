@@ -1,6 +1,7 @@
 """`servebench up` / `down` with the real TorchServe and the TF Serving emulator."""
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from .conftest import run_cli, stack_pids
 def test_stack_records_both_backends_and_their_implementations(stack):
     torchserve, tfserving = stack["backends"]["torchserve"], stack["backends"]["tfserving"]
     assert torchserve["implementation"] == "torchserve 0.12.0" and torchserve["real"] is True
+    assert torchserve["implementation"] == served_version(torchserve)
     assert tfserving["implementation"] == "tfserving-emulator" and tfserving["real"] is False
     for backend in (torchserve, tfserving):
         assert psutil.pid_exists(backend["pid"])
@@ -93,7 +95,15 @@ def test_up_without_artifacts_says_to_export(tmp_path):
     assert "starting" not in result.stdout  # nothing is said to start that cannot
 
 
-def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(artifacts, tmp_path):
+def served_version(backend: dict) -> str:
+    """TorchServe's version as the running server states it, over the wire."""
+    description = requests.get(f"{backend['endpoints']['rest']}/api-description", timeout=10)
+    return f"torchserve {description.json()['info']['version']}"
+
+
+def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(
+    artifacts, tmp_path, monkeypatch
+):
     # A --tfserving-bin that claims TF Serving's version but runs the emulator: what answers
     # decides what the record says, not the flag.
     fake = tmp_path / "tensorflow_model_server"
@@ -103,6 +113,12 @@ def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(ar
         f'exec {sys.executable} -m servebench.backends.tfserving_emulator "$@"\n'
     )
     fake.chmod(0o755)
+    # And a torchserve package metadata beside the harness that names another version than
+    # the server it starts: the record names what answers, not what is installed.
+    claimed = tmp_path / "claimed" / "torchserve-9.9.9.dist-info"
+    claimed.mkdir(parents=True)
+    (claimed / "METADATA").write_text("Metadata-Version: 2.1\nName: torchserve\nVersion: 9.9.9\n")
+    monkeypatch.setenv("PYTHONPATH", str(claimed.parent), prepend=os.pathsep)
     result = run_cli(
         "up", "--model", "mlp", "--artifacts", str(artifacts.root), "--state-dir", str(tmp_path),
         "--server-threads", "1", "--tfserving-bin", str(fake),
@@ -111,6 +127,8 @@ def test_down_leaves_no_process_behind_and_a_binary_is_judged_by_what_answers(ar
     record = json.loads((tmp_path / "stack.json").read_text())
     assert record["backends"]["tfserving"]["implementation"] == "tfserving-emulator"
     assert record["backends"]["tfserving"]["real"] is False
+    torchserve = record["backends"]["torchserve"]
+    assert torchserve["implementation"] == served_version(torchserve) != "torchserve 9.9.9"
     started = stack_pids(record)
     names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in started)
     assert "java" in names and "model_service_worker" in names and "tfserving_emulator" in names

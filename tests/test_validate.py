@@ -102,6 +102,12 @@ def test_validate_passes_on_this_checkout():
             '"tfserving:9500"',
             "endpoints differ",
         ),
+        (  # what serves is detected at run time, never written into a record
+            "k8s/base/files/stack.k8s.json",
+            '"name": "prometheus",\n      "implementation": null,',
+            '"name": "prometheus",\n      "implementation": "prometheus v2.53.5 (kubernetes)",',
+            "prometheus: implementation is written in, not detected",
+        ),
         (
             "services/prometheus/prometheus.compose.yml",
             '"/loadgen/*.json"',

@@ -23,6 +23,13 @@ def torchserve_implementation(rest: str) -> str:
     return f"torchserve {reply.json()['info']['version']}"
 
 
+def prometheus_implementation(http: str) -> str:
+    """Prometheus's own version, from the build information its HTTP API serves."""
+    reply = requests.get(f"{http}/api/v1/status/buildinfo", timeout=10)
+    reply.raise_for_status()
+    return f"prometheus {reply.json()['data']['version']}"
+
+
 def diy_implementation(rest: str) -> str:
     """The diy baseline's own words, from its /ping answer."""
     reply = requests.get(f"{rest}/ping", timeout=10)
@@ -47,7 +54,8 @@ def identify(stack: dict, version_output=lambda backend: None, ready=lambda *_: 
     """Fill in what each backend of ``stack`` is, where the record leaves it empty.
     ``version_output(backend)`` gives `tensorflow_model_server --version` run inside the server
     (through Docker or kubectl), or None where that cannot be done; ``ready(name, backend,
-    models)`` its time to ready, or None where it cannot be measured."""
+    models)`` its time to ready, or None where it cannot be measured. The monitoring record's
+    Prometheus is asked its version too."""
     model = stack["models"][0]
     for name, backend in stack["backends"].items():
         if backend.get("ready_seconds") is None:
@@ -64,7 +72,17 @@ def identify(stack: dict, version_output=lambda backend: None, ready=lambda *_: 
             backend["implementation"], backend["real"] = tfserving_implementation(
                 rest, model, version_output(backend)
             )
+    prometheus = stack.get("monitoring", {}).get("prometheus")
+    if prometheus and not prometheus.get("implementation"):
+        prometheus["implementation"] = prometheus_implementation(prometheus["endpoints"]["http"])
+        prometheus["real"] = True
     return stack
+
+
+def identified(stack: dict) -> bool:
+    """Whether every server and monitoring service of ``stack`` names what it is."""
+    services = {**stack["backends"], **stack.get("monitoring", {})}
+    return all(service.get("implementation") for service in services.values())
 
 
 # The line each server logs when a model has become servable, and the model it names.

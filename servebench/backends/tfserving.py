@@ -117,8 +117,16 @@ class TFServingBackend:
         }
 
     def wait_ready(self, timeout: float) -> RunningBackend:
+        return self.describe(self.wait_models(timeout))
+
+    def wait_models(self, timeout: float) -> float:
+        """Seconds until every model is AVAILABLE: the wait alone, nothing else timed."""
         what = "TF Serving emulator" if self.binary is None else BINARY
-        seconds = wait_until(self._all_available, timeout, what, self.process, self.log)
+        return wait_until(self._all_available, timeout, what, self.process, self.log)
+
+    def describe(self, seconds: float) -> RunningBackend:
+        """The ready server's record, ``seconds`` its time to ready. Identifying it runs
+        `--version`, which takes time that is not the server's: it comes after the wait."""
         # Asked of what answers, not inferred from what was started: a --tfserving-bin may be
         # anything, and only a real server's --version names TensorFlow ModelServer.
         version = _version_output(self.binary) if self.binary else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import requests
 
 from servebench.backends.base import LaunchPlan, RunningBackend
+from servebench.backends.detect import torchserve_implementation
 from servebench.backends.http import get_json
 from servebench.backends.process import (
     LOCALHOST,
@@ -99,10 +99,19 @@ class TorchServeBackend:
         return base + "\n# Local instance\n" + "".join(f"{k}={v}\n" for k, v in local.items())
 
     def wait_ready(self, timeout: float) -> RunningBackend:
-        seconds = wait_until(self._all_ready, timeout, "TorchServe", self.process, self.log)
+        return self.describe(self.wait_models(timeout))
+
+    def wait_models(self, timeout: float) -> float:
+        """Seconds until every model's worker is READY: the wait alone, nothing else timed."""
+        return wait_until(self._all_ready, timeout, "TorchServe", self.process, self.log)
+
+    def describe(self, seconds: float) -> RunningBackend:
+        """The ready server's record, ``seconds`` its time to ready."""
         return RunningBackend(
             name=self.name,
-            implementation=f"torchserve {metadata.version('torchserve')}",
+            # Asked of the server that answers, not of the package installed beside the
+            # harness, which may be another one.
+            implementation=torchserve_implementation(self.endpoints["rest"]),
             real=True,
             pid=self.process.pid,
             endpoints=self.endpoints,

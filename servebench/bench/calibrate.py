@@ -24,6 +24,7 @@ from servebench.bench.locust_run import LocustJob, run_one_window
 from servebench.bench.monitor import ProcessTreeStats, say
 from servebench.bench.results import write_json
 from servebench.clients import WIRE_FORMATS
+from servebench.missing import figure
 from servebench.models import MODELS
 from servebench.target import Target
 
@@ -134,9 +135,9 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
         "error_ratio": window["error_ratio"],
         "loadgen_cpu_percent_mean": _mean(run.samples, "loadgen_cpu_percent"),
     }
-    say(f"{label}: ceiling {figures['ceiling_rps']:.0f} req/s, p50 "
-        f"{figures['latency_ms_p50'] or 0:.2f} ms, Locust CPU "
-        f"{figures['loadgen_cpu_percent_mean'] or 0:.0f}%")  # fmt: skip
+    say(f"{label}: ceiling {figure(figures['ceiling_rps'], '.0f')} req/s, p50 "
+        f"{figure(figures['latency_ms_p50'], '.2f')} ms, Locust CPU "
+        f"{figure(figures['loadgen_cpu_percent_mean'], '.0f')}%")  # fmt: skip
     return figures, run.interrupted
 
 

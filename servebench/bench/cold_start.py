@@ -63,7 +63,8 @@ def measure_cold_starts(
 
 
 def matching(state_dir: Path, stack: dict) -> tuple[dict | None, str | None]:
-    """(the cold starts measured for this stack's servers, or None; why one was left out)."""
+    """(the cold starts measured for this stack's servers, models and CPU budget, or None; why
+    one was left out, naming what differed)."""
     path = state_dir / COLD_STARTS_FILE
     if not path.is_file():
         return None, None
@@ -74,9 +75,19 @@ def matching(state_dir: Path, stack: dict) -> tuple[dict | None, str | None]:
         for name, b in stack["backends"].items()
         if name not in BASELINE_SERVERS
     }
+    differences = []
     if measured != running:
+        differences.append(f"other servers ({measured}; this stack: {running})")
+    if sorted(record.get("models") or []) != sorted(stack.get("models") or []):
+        differences.append(
+            f"other models ({record.get('models')}; this stack: {stack.get('models')})"
+        )
+    for key in ("server_cpus", "server_threads"):
+        if record.get(key) != stack.get(key):
+            differences.append(f"another {key} ({record.get(key)}; this stack: {stack.get(key)})")
+    if differences:
         return None, (
-            f"{path} timed other servers ({measured}) and is left out; run `servebench "
+            f"{path} timed {', '.join(differences)} and is left out; run `servebench "
             "cold-start` again for time to ready"
         )
     return record, None
@@ -100,8 +111,9 @@ def _one_start(name, models, layout, tfserving_bin, budget) -> tuple[str, bool, 
         backend.start()
         try:
             alive_s = _first_connection(backend.endpoints["rest"], began, backend)
-            running = backend.wait_ready(READY_TIMEOUT_S)
-            ready_s = time.monotonic() - began
+            seconds = backend.wait_models(READY_TIMEOUT_S)
+            ready_s = time.monotonic() - began  # when ready was seen, the same for both
+            running = backend.describe(seconds)  # identified after, outside the time
         finally:
             backend.stop()
     start = {"alive_s": alive_s, "ready_s": ready_s, "model_load_s": max(ready_s - alive_s, 0.0)}

@@ -214,18 +214,22 @@ def _account(spent: TimeSpent, run, plan: BenchPlan, load_s: float) -> None:
 
 
 def result_line(label: str, entry: dict) -> str:
-    """The target's result as the tables show it: medians across runs, from the raw log."""
+    """The target's result as the tables show it: medians across runs, from the raw log;
+    a figure not measured is a dash, never a 0."""
+    from servebench.missing import figure
+
     summary = entry.get("summary")
     if not summary:
         return f"{label}: no complete window"
-    rps, p50, p99 = (summary[key]["median"] for key in
+    rps, p50, p99 = ((summary.get(key) or {}).get("median") for key in
                      ("achieved_rps", "latency_ms_p50", "latency_ms_p99"))  # fmt: skip
-    errors = summary["error_ratio"]["max"]
+    errors = figure((summary.get("error_ratio") or {}).get("max"), ".2%")
     windows = len(entry["repetitions"])
     if p50 is None:  # no request succeeded
-        return f"{label}: nothing served, errors {errors:.2%} in {windows} window(s)"
-    return (f"{label}: {rps:.1f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms, errors "
-            f"{errors:.2%} (median of {windows} run(s))")  # fmt: skip
+        return f"{label}: nothing served, errors {errors} in {windows} run(s)"
+    return (f"{label}: {figure(rps, '.1f')} req/s, p50 {figure(p50, '.2f')} ms, "
+            f"p99 {figure(p99, '.2f')} ms, errors {errors} "
+            f"(median of {windows} run(s))")  # fmt: skip
 
 
 def run_order(plan: BenchPlan) -> list[list[tuple[str, str | None]]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import requests
 
 from servebench.backends.base import RunningBackend
+from servebench.backends.detect import prometheus_implementation
 from servebench.backends.process import LOCALHOST, free_port, spawn, stop_session, wait_until
 from servebench.errors import UsageError
 from servebench.paths import REPO_ROOT
@@ -100,7 +101,7 @@ class PrometheusServer:
         seconds = wait_until(self._ready, timeout, "Prometheus", self.process, self.log)
         return RunningBackend(
             name=self.name,
-            implementation=_version(),
+            implementation=prometheus_implementation(self.url),  # what answers says
             real=True,
             pid=self.process.pid,
             endpoints={"http": self.url},
@@ -120,11 +121,3 @@ class PrometheusServer:
     def stop(self) -> None:
         if self.process is not None:
             stop_session(self.process.pid)
-
-
-def _version() -> str:
-    result = subprocess.run(
-        [str(find_prometheus()), "--version"], capture_output=True, text=True, timeout=30
-    )
-    words = (result.stdout or result.stderr).split()
-    return f"prometheus {words[2]}" if len(words) > 2 else "prometheus"

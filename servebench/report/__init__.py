@@ -96,7 +96,7 @@ def write(run_dir: Path, formats: list[str]) -> list[Path]:
     written = []
     if "html" in formats:
         path = run_dir / "report.html"
-        path.write_text(html(report))
+        path.write_text(html(report), encoding="utf-8")
         written.append(path)
     if "md" in formats:
         plot_dir = run_dir / "plots"
@@ -107,7 +107,7 @@ def write(run_dir: Path, formats: list[str]) -> list[Path]:
                     _, name, uri = block
                     (plot_dir / f"{name}.png").write_bytes(base64.b64decode(uri.split(",", 1)[1]))
         path = run_dir / "report.md"
-        path.write_text(markdown(report))
+        path.write_text(markdown(report), encoding="utf-8")
         written.append(path)
     return written
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from servebench.clients import ALL_TARGETS
+from servebench.missing import MISSING, figure
 from servebench.report.plots import (
     latency_cdf,
     latency_vs_load,
@@ -31,7 +32,7 @@ WEAK_NOTE = (
 
 def _num(value, digits: int = 3) -> str:
     if value is None:
-        return "--"
+        return MISSING
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
@@ -41,7 +42,7 @@ def _ci(summary_item: dict | None) -> str:
     """The median, its 95% interval clamped to what is possible (every figure here is
     non-negative), and a mark when the interval is too wide to lean on."""
     if not summary_item or summary_item.get("median") is None:
-        return "--"
+        return MISSING
     median = summary_item["median"]
     text = _num(median)
     ci = summary_item.get("ci95")
@@ -97,7 +98,13 @@ def headline_section(data) -> list:
             head.append("knee req/s")
             table = [row + [_knee_cell(knees.get((model, row[0])))] for row in table]
             table += [
-                [k["target"], names[Target.parse(k["target"]).server], "--", "--", _knee_cell(k)]
+                [
+                    k["target"],
+                    names[Target.parse(k["target"]).server],
+                    MISSING,
+                    MISSING,
+                    _knee_cell(k),
+                ]
                 for (m, target), k in knees.items()
                 if m == model and not any(row[0] == target for row in table)
             ]
@@ -134,8 +141,9 @@ def setup_section(data) -> list:
               f"{params['warmup_s']:g} s discarded and a window of {params['window_s']:g} s; "
               f"{params['users']} user(s), {loop}; server batching {batching}."),
     ]  # fmt: skip
+    recorded = manifest.get("implementations", {})
     rows = [
-        [name, impl, "real" if "emulator" not in impl else "EMULATOR"]
+        [name, impl, server_kind(impl, recorded.get(name))]
         for name, impl in data.results["implementations"].items()
     ]
     blocks.append(("table", ["backend", "implementation", "kind"], rows))
@@ -148,6 +156,17 @@ def setup_section(data) -> list:
     blocks.append(("table", header, model_rows))
     blocks.append(("p", "Package versions and the servers' configurations: see the appendix."))
     return blocks
+
+
+def server_kind(implementation: str, recorded: dict | None) -> str:
+    """The Setup table's kind: "real" only for a server the run recorded as real (one whose
+    version was verified), "EMULATOR" for the emulator, and "UNVERIFIED" for anything else,
+    such as a --tfserving-bin that printed no version, or a run that recorded nothing."""
+    if "emulator" in implementation:
+        return "EMULATOR"
+    if recorded and recorded.get("real") is True and recorded["implementation"] == implementation:
+        return "real"
+    return "UNVERIFIED"
 
 
 def _model_source(manifest: dict) -> str:
@@ -250,7 +269,7 @@ def targets_section(data) -> list:
                 _ci(summary.get("latency_ms_p90")),
                 _ci(summary.get("latency_ms_p99")),
                 _ci(summary.get("latency_ms_p99.9")),
-                f"{(summary.get('error_ratio') or {}).get('max') or 0:.2%}",
+                figure((summary.get("error_ratio") or {}).get("max"), ".2%"),
                 _num(max((c for c in cpu if c is not None), default=None)),
                 _num(max((r for r in rss if r is not None), default=None)),
             ]
@@ -294,7 +313,7 @@ def baseline_section(data) -> list:
             if entry["model"] != diy["model"] or entry["protocol"] != "rest":
                 continue
             rps = _median_of(entry, "achieved_rps")
-            ratio = f"{rps / diy_rps:.2f}x" if rps and diy_rps else "--"
+            ratio = f"{rps / diy_rps:.2f}x" if rps is not None and diy_rps else MISSING
             rows.append(
                 [
                     entry["model"],
@@ -370,7 +389,7 @@ def operations_section(data) -> list:
                     _num(phase["achieved_rps"]),
                     _num(phase["latency_ms"]["p50"]),
                     _num(phase["latency_ms"]["p99"]),
-                    f"{phase['error_ratio']:.2%}",
+                    figure(phase.get("error_ratio"), ".2%"),
                     _num(phase["resources"].get("server_cpu_percent_mean")),
                     _num(phase["resources"].get("server_rss_mb_max")),
                     _num(phase["resources"].get("loadgen_rss_mb_max")),
@@ -670,14 +689,14 @@ def deployment_section(data) -> list:
 
 
 def _megabytes(artifact: dict | None) -> str:
-    return f"{artifact['bytes'] / 1e6:.1f}" if artifact else "--"
+    return f"{artifact['bytes'] / 1e6:.1f}" if artifact else MISSING
 
 
 def _footprint(footprint: dict, names: dict[str, str]) -> list:
     """Processes and threads at idle: a frontend-and-workers design against a single process."""
     rows = [
         [names[server], str(found["processes"]), str(found["threads"]),
-         f"{found['image_bytes'] / 1e6:,.0f}" if found.get("image_bytes") else "--"]
+         f"{found['image_bytes'] / 1e6:,.0f}" if found.get("image_bytes") else MISSING]
         for server, found in footprint.items()
         if found
     ]  # fmt: skip
@@ -764,7 +783,7 @@ def bad_input_appendix(data) -> list:
                 for r in results
                 if r["model"] == model and r["case"] == case
             }
-            rows.append([model, case, *(cells.get(t, "--") for t in targets)])
+            rows.append([model, case, *(cells.get(t, MISSING) for t in targets)])
     return [
         (
             "p",

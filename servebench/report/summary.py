@@ -3,6 +3,7 @@ bear, and the verdict. `demo` prints them; the report's headline carries them.""
 
 from __future__ import annotations
 
+from servebench.missing import figure
 from servebench.report.verdict import Finding
 
 VERDICT_GRADE = {
@@ -21,7 +22,7 @@ def summary_lines(results: dict, reasons: list[str], rows: list[Finding]) -> lis
     lines = [f"served by {served}"]
     for model in results["params"]["models"]:
         rates = [
-            f"{e['target']} {_median(e, 'achieved_rps'):.0f}"
+            f"{e['target']} {figure(_median(e, 'achieved_rps'), '.0f')}"
             for e in results["targets"]
             if e["model"] == model
         ]
@@ -66,5 +67,5 @@ def knee_text(knee: dict) -> str:
     return f"{knee['target']} {knee['knee_rps']:.0f} req/s at p99 <= {knee['slo_ms_p99']:g} ms"
 
 
-def _median(entry: dict, key: str) -> float:
-    return ((entry.get("summary") or {}).get(key) or {}).get("median") or 0.0
+def _median(entry: dict, key: str) -> float | None:
+    return ((entry.get("summary") or {}).get(key) or {}).get("median")
