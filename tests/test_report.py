@@ -225,7 +225,7 @@ def test_a_figure_not_measured_prints_a_dash_never_a_zero(tmp_path):
     lines = format_results(results).splitlines()[1:]
     assert [line.split()[-5:] for line in lines] == [[MISSING] * 5, [MISSING] * 5]
     assert result_line("tfserving-rest", {**targets[1], "repetitions": [{}]}) == (
-        "tfserving-rest: nothing served, errors — in 1 window(s)"
+        "tfserving-rest: nothing served, errors — in 1 run(s)"
     )
     partial = {**gaps, "latency_ms_p50": {"median": 1.0}, "latency_ms_p99": {"median": 2.0}}
     assert result_line("t", {"summary": partial, "repetitions": [{}]}) == (
