@@ -195,14 +195,18 @@ def test_distributed_workers_add_up(stack, tmp_path):
     assert abs(check["prometheus_requests"] - check["log_requests"]) <= 0.01 * check["log_requests"]
 
 
-def test_calibrate_measures_each_protocol_payload_and_encoding(calibrated, steady):
+def test_calibrate_measures_each_server_protocol_payload_and_encoding(calibrated, steady):
     cases = calibrated["cases"]  # as `servebench calibrate` wrote them, before any bench ran
-    assert sorted((c["protocol"], c["model"], c["wire"]) for c in cases.values()) == [
-        ("grpc", "mlp", "binary"), ("rest", "mlp", "binary"), ("rest", "mlp", "json"),
+    assert sorted((c["server"], c["protocol"], c["model"], c["wire"]) for c in cases.values()) == [
+        ("tfserving", "grpc", "mlp", "binary"), ("tfserving", "rest", "mlp", "json"),
+        ("torchserve", "grpc", "mlp", "binary"), ("torchserve", "rest", "mlp", "binary"),
+        ("torchserve", "rest", "mlp", "json"),
     ]  # fmt: skip
     for case in cases.values():
         assert case["ceiling_rps"] > 100 and case["error_ratio"] == 0, case
-    assert "load generator ceiling, REST mlp json" in calibrated["stdout"]
+    assert "load generator ceiling, TorchServe REST mlp json" in calibrated["stdout"]
+    # TF Serving's own user classes, not TorchServe's, measured its cases
+    assert "load generator ceiling, TF Serving gRPC mlp binary" in calibrated["stdout"]
     # The steady run on the same CPUs found every case it needed measured, and used them.
     assert set(steady["results"]["calibration"]) == set(cases)
     assert steady["results"]["time_s"]["calibration"] < 1

@@ -1,11 +1,13 @@
 """The load generator's own ceiling, against a trivial local endpoint, per case.
 
-A case is what changes Locust's cost per request: the protocol, the model (its payload size),
-the wire family (binary or JSON, which Locust decodes), and where Locust ran (its CPUs and
-worker count). Locust drives TorchServe's user classes at a server that answers at once with
-zero logits of the right size. The rate it reaches is the most it can measure there; above half
-of it, bench says a result may describe Locust rather than the server. The trivial server's own
-limit is included, so each figure is a lower bound of Locust's ceiling.
+A case is what changes Locust's cost per request: the server's API (each has its own user
+class, encoding and decoding), the protocol, the model (its payload size), the wire family
+(binary or JSON, which Locust decodes), and where Locust ran (its CPUs and worker count).
+Locust drives that server's user class at a trivial server that answers at once with zero
+logits of the right size, in that server's own reply format. The rate it reaches is the most
+it can measure there; above half of it, bench says a result may describe Locust rather than
+the server. The trivial server's own limit is included, so each figure is a lower bound of
+Locust's ceiling.
 
 `servebench calibrate` measures every case for its CPUs; `bench` measures the cases it is about
 to use that calibration.json lacks.
@@ -40,29 +42,49 @@ class Case:
     wire: str  # "binary" or "json"
     loadgen_cpus: tuple[int, ...]
     workers: int
+    server: str = "torchserve"  # whose user class (and so encoding) Locust runs
 
     @property
     def key(self) -> str:
         cpus = ",".join(map(str, self.loadgen_cpus))
-        return f"{self.protocol}/{self.model}/{self.wire}/cpus={cpus}/workers={self.workers}"
+        prefix = "" if self.server == "torchserve" else f"{self.server}:"  # older files' keys
+        return (f"{prefix}{self.protocol}/{self.model}/{self.wire}/cpus={cpus}/"
+                f"workers={self.workers}")  # fmt: skip
+
+    @property
+    def target(self) -> str:
+        return str(Target(self.server, self.protocol))
 
     def describe(self) -> str:
         protocol = "gRPC" if self.protocol == "grpc" else "REST"
-        return f"{protocol} {self.model} {self.wire}"
+        return f"{SERVER_NAMES[self.server]} {protocol} {self.model} {self.wire}"
+
+
+SERVER_NAMES = {"torchserve": "TorchServe", "tfserving": "TF Serving", "diy": "diy"}
 
 
 def case_for(target: str, model: str, encoding: str, loadgen_cpus, workers: int) -> Case:
-    """The calibration case that bounds what Locust can measure of ``target``."""
+    """The calibration case that bounds what Locust can measure of ``target``: the diy
+    baseline speaks TorchServe's raw REST, so its Locust costs what TorchServe's does."""
     wire = "json" if "JSON" in WIRE_FORMATS[target][encoding] else "binary"
-    return Case(Target.parse(target).protocol, model, wire, tuple(loadgen_cpus), workers)
+    parsed = Target.parse(target)
+    server = "tfserving" if parsed.server == "tfserving" else "torchserve"
+    return Case(parsed.protocol, model, wire, tuple(loadgen_cpus), workers, server)
+
+
+# Each server's wire families: TorchServe raw float32 or JSON over REST; TF Serving JSON over
+# REST; both protobuf over gRPC.
+FAMILIES = (("torchserve", "rest", "binary"), ("torchserve", "rest", "json"),
+            ("torchserve", "grpc", "binary"), ("tfserving", "rest", "json"),
+            ("tfserving", "grpc", "binary"))  # fmt: skip
 
 
 def every_case(models: list[str], loadgen_cpus, workers: int) -> list[Case]:
-    cases = []
-    for model in models:
-        for protocol, wire in (("rest", "binary"), ("rest", "json"), ("grpc", "binary")):
-            cases.append(Case(protocol, model, wire, tuple(loadgen_cpus), workers))
-    return cases
+    return [
+        Case(protocol, model, wire, tuple(loadgen_cpus), workers, server)
+        for model in models
+        for server, protocol, wire in FAMILIES
+    ]
 
 
 def load(state_dir: Path) -> dict:
@@ -111,7 +133,7 @@ def calibrate(
 def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid, prometheus):
     job = LocustJob(
         stack_file=stack_file, scenario="steady", model=case.model,
-        target=str(Target("torchserve", case.protocol)), duration_s=duration_s + SETTLE_S,
+        target=case.target, duration_s=duration_s + SETTLE_S,
         users=users, workers=case.workers, loadgen_cpus=list(case.loadgen_cpus),
         options={"metrics_dir": str(folder / "loadgen"),
                  "encoding": "json" if case.wire == "json" else "native"},
@@ -122,6 +144,7 @@ def _measure(case: Case, stack_file, folder: Path, duration_s, users, server_pid
     # scrapes it: the live line reads the request log instead (prometheus=None).
     window, run = run_one_window(job, folder, stats, None, label, SETTLE_S, duration_s)
     figures = {
+        "server": case.server,
         "protocol": case.protocol,
         "model": case.model,
         "wire": case.wire,
