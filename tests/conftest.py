@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "servebench" / "bench" / "results.schema.json").read_text())
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--tfserving-bin",
+        default=None,
+        help="tests/test_tfserving_conformance.py: start this tensorflow_model_server "
+        "instead of the servebench TF Serving emulator",
+    )
+
+
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory) -> ArtifactLayout:
     """Both models exported once, with default seeded weights, for the whole session."""

@@ -92,7 +92,9 @@ def test_row_and_columnar_forms_agree(rest):
         ("/v1/models/mlp/versions/x:predict", {"instances": [[0.0] * 64]}, 400,
          "Malformed request: POST /v1/models/mlp/versions/x:predict"),
         ("/v1/models/mlp:predict", {"instances": [[0.0] * 64] * 65}, 400, "above the maximum"),
-        ("/v1/models/mlp:classify", {"examples": []}, 501, "predict only"),
+        ("/v1/models/mlp:classify", {"examples": []}, 400, "'examples' value is an empty array"),
+        ("/v1/models/mlp:classify", {"examples": [{"x": 1.0}]}, 400,
+         "No classification inputs found in SignatureDef"),
     ],
 )  # fmt: skip
 def test_rest_errors_use_tf_serving_status_codes_and_format(rest, path, document, status, message):
@@ -152,11 +154,15 @@ def test_grpc_predict_status_codes(stack):
         assert caught.value.status == "INVALID_ARGUMENT"
 
 
-def test_grpc_classify_is_unimplemented(channel):
+def test_grpc_classify_on_a_predict_model_is_invalid_argument(channel):
+    """mlp's signature has no serialized-Example "inputs": TF Serving refuses to classify."""
     stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "mlp"
+    request.input.example_list.examples.add()
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Classify(classification_pb2.ClassificationRequest(), timeout=10)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        stub.Classify(request, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_prometheus_metrics_use_tf_serving_names(stack, rest):
@@ -170,7 +176,8 @@ def test_prometheus_metrics_use_tf_serving_names(stack, rest):
     assert "# TYPE :tensorflow:serving:request_count counter" in text
     assert ':tensorflow:serving:request_count{model_name="mlp",status="OK"}' in text
     assert ':tensorflow:serving:request_count{model_name="mlp",status="INVALID_ARGUMENT"}' in text
-    for entrypoint in ("REST", "GRPC"):
-        labels = f'model_name="mlp",API="predict",entrypoint="{entrypoint}"'
+    # TF Serving's labels: the RPC's name over gRPC, the URL's method over REST
+    for api, entrypoint in (("predict", "REST"), ("Predict", "GRPC")):
+        labels = f'model_name="mlp",API="{api}",entrypoint="{entrypoint}"'
         assert f':tensorflow:serving:request_latency_bucket{{{labels},le="+Inf"}}' in text
         assert f":tensorflow:serving:request_latency_count{{{labels}}}" in text

@@ -27,7 +27,15 @@ def test_version_names_the_emulator_and_never_the_model_server():
 
 
 @pytest.mark.parametrize(
-    "flag", ["--enable_model_warmup=true", "--ssl_config_file=/x", "--enable_batching"]
+    "flag",
+    [
+        "--enable_model_warmup=true",
+        "--ssl_config_file=/x",
+        "--enable_batching",
+        "--prefer_tflite_model=true",  # TFLite is out of scope; false is accepted
+        "--per_process_gpu_memory_fraction=0.5",
+        "--use_tflite_model=true",
+    ],
 )
 def test_a_flag_it_does_not_implement_is_refused_in_one_line(flag, tmp_path):
     result = run_emulator(f"--model_base_path={tmp_path}", flag)

@@ -33,7 +33,9 @@ def server_window(
         return _torchserve_window(prometheus, model, span, end)
     if server == "diy":
         return _diy_window(prometheus, model, span, end)
-    selector = f'model_name="{model}",entrypoint="{protocol.upper()}"'
+    # Predict calls only: TF Serving also times REST status and metadata GETs (API="") and
+    # Classify/Regress under the same entrypoint.
+    selector = f'model_name="{model}",API=~"predict|Predict",entrypoint="{protocol.upper()}"'
     histogram = f":tensorflow:serving:request_latency_bucket{{{selector}}}"
     figures = {}
     for name, q in (("p50", 0.5), ("p99", 0.99)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -103,3 +104,64 @@ def _to_array(value, info: InputInfo) -> np.ndarray:
 
 def _json_type(array: np.ndarray) -> str:
     return {"b": "Bool", "U": "String", "S": "String"}.get(array.dtype.kind, "mixed/null")
+
+
+def examples_from_json(document: dict, method: str):
+    """A :classify or :regress body as the Input proto TF Serving builds from it: "examples"
+    (a non-empty list of objects) and an optional "context", each feature a value or a list."""
+    from tensorflow_serving.apis import input_pb2
+
+    proto = input_pb2.Input()
+    examples = document.get("examples")
+    if examples is None:
+        raise invalid(f"When method is {method}, key 'examples' is expected and was not found")
+    if not isinstance(examples, list):
+        raise invalid("Expecting 'examples' value to be an list/array")
+    if not examples:
+        raise invalid("'examples' value is an empty array")
+    if "context" in document:
+        with_context = proto.example_list_with_context
+        _fill_example(document["context"], with_context.context)
+        targets = [with_context.examples.add() for _ in examples]
+    else:
+        targets = [proto.example_list.examples.add() for _ in examples]
+    for value, example in zip(examples, targets, strict=True):
+        _fill_example(value, example)
+    return proto
+
+
+def _fill_example(value, example) -> None:
+    if not isinstance(value, dict):
+        raise invalid(f"Example must be JSON object but got JSON {type(value).__name__}")
+    for name, content in value.items():
+        feature = example.features.feature[name]
+        for element in content if isinstance(content, list) else [content]:
+            _add_value(element, name, feature)
+
+
+# JSON's types as TF Serving maps them to a Feature's lists: a number with a decimal point is a
+# float, a whole number or a boolean an int64, a string or {"b64": ...} bytes.
+def _feature_kind(element) -> str | None:
+    if isinstance(element, int):  # bool is an int too
+        return "int64_list"
+    if isinstance(element, float):
+        return "float_list"
+    if isinstance(element, str) or (isinstance(element, dict) and list(element) == ["b64"]):
+        return "bytes_list"
+    return None
+
+
+def _add_value(element, name: str, feature) -> None:
+    kind = _feature_kind(element)
+    if kind is None:
+        raise invalid(f"Feature: {name} has element with unexpected JSON type")
+    current = feature.WhichOneof("kind")
+    if current not in (None, kind):
+        raise invalid(f"Unexpected element type in feature: {name} expecting type: {current[:-5]}")
+    if kind == "bytes_list":
+        element = base64.b64decode(element["b64"]) if isinstance(element, dict) else element
+        feature.bytes_list.value.append(element.encode() if isinstance(element, str) else element)
+    elif kind == "int64_list":
+        feature.int64_list.value.append(int(element))
+    else:
+        feature.float_list.value.append(element)

@@ -24,14 +24,16 @@ class ServingMetrics:
         )
         self._sums: Counter[tuple[str, str, str]] = Counter()
 
-    def observe(self, model: str, entrypoint: str, status: str, seconds: float) -> None:
-        """One request; latency is recorded for successful requests only, as TF Serving does."""
+    def observe(self, model: str, api: str, entrypoint: str, status: str, seconds: float) -> None:
+        """One request, labelled as TF Serving labels it: over gRPC ``api`` is the RPC's name
+        (Predict, Classify, Regress), over REST the URL's method (predict, classify, regress;
+        empty for GETs). Latency is recorded for successful requests only, as TF Serving does."""
         with self._lock:
             self._counts[(model, status)] += 1
             if status != "OK":
                 return
             micros = seconds * 1e6
-            key = (model, "predict", entrypoint)
+            key = (model, api, entrypoint)
             index = next(
                 (i for i, bound in enumerate(LATENCY_BOUNDS_US) if micros <= bound),
                 len(LATENCY_BOUNDS_US),

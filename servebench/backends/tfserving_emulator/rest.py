@@ -12,7 +12,9 @@ import grpc
 from google.protobuf import json_format
 
 from servebench.backends.tfserving_emulator import IMPLEMENTATION
+from servebench.backends.tfserving_emulator.inference import classify, regress
 from servebench.backends.tfserving_emulator.json_api import (
+    examples_from_json,
     json_from_tensors,
     parse_body,
     request_form,
@@ -24,10 +26,7 @@ from servebench.backends.tfserving_emulator.servables import (
     ServingError,
     invalid,
 )
-from servebench.backends.tfserving_emulator.status import (
-    metadata_response,
-    model_status_response,
-)
+from servebench.backends.tfserving_emulator.status import metadata_json, model_status_response
 
 # The paths TF Serving's handler matches, case-insensitively, as it does.
 PREDICT_PATH = re.compile(r"(?i)/v1/models/([^/:]+)(?:/versions/(\d+))?:(classify|regress|predict)")
@@ -64,11 +63,13 @@ class RestServer(ThreadingHTTPServer):
         registry: ServableRegistry,
         metrics: ServingMetrics,
         metrics_path: str | None,
+        timeout_s: float | None = None,
     ) -> None:
         super().__init__(address, RestHandler)
         self.registry = registry
         self.metrics = metrics
         self.metrics_path = metrics_path
+        self.timeout_s = timeout_s  # --rest_api_timeout_in_ms: each run's deadline
 
 
 class RestHandler(BaseHTTPRequestHandler):
@@ -88,32 +89,38 @@ class RestHandler(BaseHTTPRequestHandler):
         self._dispatch(self._post)
 
     def _dispatch(self, route) -> None:
+        """One API call, counted and timed as TF Serving's HTTP server does: every call by the
+        model its path names, and its latency under the path's method (empty for a GET)."""
         if not API_PATH.fullmatch(self.path):
             self._send(HTTPStatus.NOT_FOUND, b"", "text/plain")
             return
+        started, self.model_name, self.method = time.perf_counter(), "", ""
+        code = grpc.StatusCode.OK
         try:
-            payload = route()
+            body = _json(route())
         except ServingError as exc:
-            self._send(HTTP_STATUS[exc.code], _json({"error": exc.message}))
-            return
-        self._send(HTTPStatus.OK, _json(payload))
+            code, body = exc.code, _json({"error": exc.message})
+        self.server.metrics.observe(
+            self.model_name, self.method, "REST", code.name, time.perf_counter() - started
+        )
+        self._send(HTTP_STATUS.get(code, HTTPStatus.OK), body)
 
     def _get(self) -> dict:
         match = STATUS_PATH.fullmatch(self.path)
         if not match:
             raise invalid(f"Malformed request: GET {self.path}")
         name, version, metadata = match.groups()
+        self.model_name = name or ""
         if not name:
             raise invalid("Missing model name in request.")
         version = int(version) if version else None
         if metadata:
-            servable = self.server.registry.get(name, version)
-            response = metadata_response(servable)
-        else:
-            servables = self.server.registry.status(name, version)
-            response = model_status_response(servables)
+            return metadata_json(self.server.registry.get(name, version))
+        servables = self.server.registry.status(name, version)
         return json_format.MessageToDict(
-            response, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+            model_status_response(servables),
+            always_print_fields_with_no_presence=True,
+            preserving_proto_field_name=True,
         )
 
     def _post(self) -> dict:
@@ -122,28 +129,38 @@ class RestHandler(BaseHTTPRequestHandler):
         if not match:
             raise invalid(f"Malformed request: POST {self.path}")
         name, version, method = match.groups()
-        if method.lower() != "predict":
-            raise ServingError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"the TF Serving emulator implements predict only, not {method}",
-            )
-        return self._predict(name, int(version) if version else None, body)
+        self.model_name, self.method = name, method
+        version = int(version) if version else None
+        # The path matches in any case, but TF Serving dispatches the lower-case methods only.
+        if method == "predict":
+            return self._predict(name, version, body)
+        if method in ("classify", "regress"):
+            return self._classify_or_regress(method, name, version, body)
+        raise invalid(f"Malformed request: POST {self.path}")
 
     def _predict(self, name: str, version: int | None, body: bytes) -> dict:
-        started, status = time.perf_counter(), "OK"
-        try:
-            document = parse_body(body)
-            form = request_form(document)
-            servable = self.server.registry.get(name, version)
-            signature = document.get("signature_name", "")
-            inputs = tensors_from_json(document, servable.input_infos(signature))
-            outputs = servable.predict(signature, inputs, [])
-            return json_from_tensors(outputs, form)
-        except ServingError as exc:
-            status = exc.code.name
-            raise
-        finally:
-            self.server.metrics.observe(name, "REST", status, time.perf_counter() - started)
+        document = parse_body(body)
+        form = request_form(document)
+        servable = self.server.registry.get(name, version)
+        signature = document.get("signature_name", "")
+        inputs = tensors_from_json(document, servable.input_infos(signature))
+        outputs = servable.predict(signature, inputs, [], self.server.timeout_s)
+        return json_from_tensors(outputs, form)
+
+    def _classify_or_regress(self, method: str, name: str, version: int | None, body: bytes):
+        document = parse_body(body)
+        proto = examples_from_json(document, method)
+        servable = self.server.registry.get(name, version)
+        signature = document.get("signature_name", "")
+        if method == "classify":
+            result = classify(servable, signature, proto, self.server.timeout_s)
+            return {
+                "results": [
+                    [[c.label, c.score] for c in row.classes] for row in result.classifications
+                ]
+            }
+        result = regress(servable, signature, proto, self.server.timeout_s)
+        return {"results": [r.value for r in result.regressions]}
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self.send_response(status)

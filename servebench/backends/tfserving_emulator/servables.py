@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,22 +67,52 @@ class Servable:
         return self.signature_defs[key]
 
     def predict(
-        self, signature_name: str, inputs: dict[str, np.ndarray], output_filter: list[str]
+        self,
+        signature_name: str,
+        inputs: dict[str, np.ndarray],
+        output_filter: list[str],
+        timeout_s: float | None = None,
     ) -> dict[str, np.ndarray]:
         infos = self.input_infos(signature_name)
         _check_aliases(infos, inputs)
         feeds = {alias: _checked_tensor(infos[alias], array) for alias, array in inputs.items()}
-        function = self.loaded.signatures[signature_name or DEFAULT_SIGNATURE]
-        try:
-            outputs = function(**feeds)
-        except tf.errors.OpError as exc:
-            raise ServingError(_status_code(exc.error_code), _op_message(exc.message)) from None
+        outputs = self.run(signature_name, feeds, timeout_s)
         if output_filter:
             unknown = sorted(set(output_filter) - set(outputs))
             if unknown:
                 raise invalid(f"output tensor alias not found in signature: {unknown[0]}")
             outputs = {alias: outputs[alias] for alias in output_filter}
-        return {alias: tensor.numpy() for alias, tensor in outputs.items()}
+        return outputs
+
+    def run(
+        self, signature_name: str, feeds: dict[str, tf.Tensor], timeout_s: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """The signature's graph on ``feeds``, keyed by the SignatureDef's input keys, as TF
+        Serving's session run gets them: no shape check beyond the graph's own. A run that
+        outlives ``timeout_s`` (TF Serving's RunOptions.timeout_in_ms) is DEADLINE_EXCEEDED."""
+        function = self.loaded.signatures[signature_name or DEFAULT_SIGNATURE]
+        future = _RUNNER.submit(_call, function, feeds)
+        try:
+            return future.result(timeout=timeout_s)
+        except futures.TimeoutError:
+            raise ServingError(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "Timed out waiting for notification"
+            ) from None
+
+
+def _call(function, feeds: dict[str, tf.Tensor]) -> dict[str, np.ndarray]:
+    try:
+        outputs = function(**feeds)
+    except tf.errors.OpError as exc:
+        raise ServingError(_status_code(exc.error_code), _op_message(exc.message)) from None
+    except (TypeError, ValueError) as exc:  # the function's own binding refused the feeds
+        raise invalid(" ".join(str(exc).split())) from None
+    return {alias: tensor.numpy() for alias, tensor in outputs.items()}
+
+
+# Signature runs happen here so that a caller can stop waiting at a deadline; the run itself
+# cannot be cancelled and finishes in the background, as an abandoned session run would.
+_RUNNER = futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="signature-run")
 
 
 class ServableRegistry:
@@ -97,24 +129,36 @@ class ServableRegistry:
         self.log = log
         self.pinned = pinned or {}
         self.servables: dict[str, dict[int, Servable]] = {name: {} for name in bases}
+        self._lock = threading.Lock()
         self.refresh()
 
     @classmethod
     def from_config_file(cls, config_file: Path, log=print) -> ServableRegistry:
-        config = model_server_config_pb2.ModelServerConfig()
-        text_format.Parse(config_file.read_text(), config)
-        models = config.model_config_list.config
-        pinned = {
-            m.name: set(m.model_version_policy.specific.versions)
-            for m in models
-            if m.model_version_policy.WhichOneof("policy_choice") == "specific"
-        }
-        return cls({m.name: Path(m.base_path) for m in models}, log, pinned)
+        bases, pinned = read_model_config(config_file)
+        return cls(bases, log, pinned)
+
+    def reconfigure(self, bases: dict[str, Path], pinned: dict[str, set[int]]) -> None:
+        """A new model config, as TF Serving's ReloadConfig applies it: models it no longer
+        names are unloaded, new ones loaded, and changed paths or policies take effect."""
+        with self._lock:
+            for name in set(self.servables) - set(bases):
+                self.log(f"{name}: no longer in the model config; unloading")
+                del self.servables[name]
+            for name in bases:
+                if self.bases.get(name) != bases[name]:  # another model under the same name
+                    self.servables[name] = {}
+            self.bases, self.pinned = dict(bases), dict(pinned)
+            self._refresh()
 
     def refresh(self) -> None:
+        with self._lock:  # the file-system poll and a config reload run in separate threads
+            self._refresh()
+
+    def _refresh(self) -> None:
         for name, base in self.bases.items():
-            latest = _latest_version(base, self.pinned.get(name))
-            loaded = self.servables[name]
+            found = _latest_version(base, self.pinned.get(name))
+            latest, folder = found if found else (None, None)
+            loaded = self.servables.setdefault(name, {})
             if latest is None:
                 if loaded:
                     self.log(f"{name}: no version folder under {base} any more; unloading")
@@ -123,13 +167,13 @@ class ServableRegistry:
             if latest in loaded:
                 continue
             try:
-                servable = Servable(name, latest, base / str(latest))
+                servable = Servable(name, latest, folder)
             except Exception as exc:  # a half-written folder is retried at the next poll
                 self.log(f"{name}: version {latest} did not load ({type(exc).__name__}: {exc})")
                 continue
             # The new version replaces the old in one assignment: requests see one or the other.
             self.servables[name] = {latest: servable}
-            self.log(f"{name}: version {latest} loaded from {base / str(latest)}")
+            self.log(f"{name}: version {latest} loaded from {folder}")
 
     def get(self, name: str, version: int | None = None) -> Servable:
         versions = self.servables.get(name, {})
@@ -156,18 +200,34 @@ class ServableRegistry:
         return [versions[version]]
 
 
-def _latest_version(base: Path, allowed: set[int] | None = None) -> int | None:
-    """The highest numeric version folder (of ``allowed``, if given) that holds a
-    saved_model.pb, or None."""
+def read_model_config(config_file: Path) -> tuple[dict[str, Path], dict[str, set[int]]]:
+    """The models a ModelServerConfig text file names: base paths, and pinned versions.
+    Raises text_format.ParseError for a malformed file and OSError for an unreadable one."""
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(config_file.read_text(), config)
+    models = config.model_config_list.config
+    pinned = {
+        m.name: set(m.model_version_policy.specific.versions)
+        for m in models
+        if m.model_version_policy.WhichOneof("policy_choice") == "specific"
+    }
+    return {m.name: Path(m.base_path) for m in models}, pinned
+
+
+def _latest_version(base: Path, allowed: set[int] | None = None) -> tuple[int, Path] | None:
+    """The highest version folder (of ``allowed``, if given) that holds a saved_model.pb, and
+    its path, or None. As in TF Serving, a folder's name is read as an integer: `00000123` is
+    version 123, and the comparison is numeric, not by name."""
     try:
-        versions = [
-            int(p.name)
-            for p in base.iterdir()
+        folders = {
+            int(p.name): p
+            for p in sorted(base.iterdir())
             if p.name.isdigit() and (p / "saved_model.pb").exists()
-        ]
+        }
     except OSError:
         return None
-    return max((v for v in versions if allowed is None or v in allowed), default=None)
+    versions = [v for v in folders if allowed is None or v in allowed]
+    return (max(versions), folders[max(versions)]) if versions else None
 
 
 def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
@@ -189,19 +249,12 @@ def _check_aliases(infos: dict[str, InputInfo], inputs: dict[str, np.ndarray]) -
 
 
 def _checked_tensor(info: InputInfo, array: np.ndarray) -> tf.Tensor:
+    """The input as a tensor of the signature's dtype. Its shape is not checked: TF Serving
+    feeds the tensor as given and only the graph itself may refuse it."""
     if array.dtype != info.dtype:
         raise invalid(
             f"Expects arg[0] to be {_type_name(info.dtype)} but {_type_name(array.dtype)} "
             "is provided"
-        )
-    compatible = len(array.shape) == len(info.shape) and all(
-        want in (-1, got) for want, got in zip(info.shape, array.shape, strict=True)
-    )
-    if not compatible:
-        want = "[" + ",".join("?" if dim == -1 else str(dim) for dim in info.shape) + "]"
-        raise invalid(
-            f"input tensor alias {info.name} has shape {list(array.shape)}, "
-            f"not compatible with the signature's {want}"
         )
     return tf.constant(array)
 

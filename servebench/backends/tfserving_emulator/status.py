@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from servebench.backends.tfserving_emulator.servables import Servable
@@ -28,3 +29,22 @@ def metadata_response(servable: Servable) -> get_model_metadata_pb2.GetModelMeta
         signatures.signature_def[key].CopyFrom(signature)
     response.metadata[SIGNATURE_DEF_FIELD].Pack(signatures)
     return response
+
+
+def metadata_json(servable: Servable) -> dict:
+    """GetModelMetadata over REST in TF Serving's layout: the SignatureDefMap printed as itself
+    under metadata.signature_def, with no "@type" (TF Serving unpacks the Any before printing),
+    fields that are unset printed too, and the protos' own field names."""
+    response = metadata_response(servable)
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata[SIGNATURE_DEF_FIELD].Unpack(signatures)
+    return {
+        "model_spec": _as_json(response.model_spec),
+        "metadata": {SIGNATURE_DEF_FIELD: _as_json(signatures)},
+    }
+
+
+def _as_json(message) -> dict:
+    return json_format.MessageToDict(
+        message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )
