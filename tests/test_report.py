@@ -229,9 +229,9 @@ def test_a_figure_not_measured_prints_a_dash_never_a_zero(tmp_path):
     )
     partial = {**gaps, "latency_ms_p50": {"median": 1.0}, "latency_ms_p99": {"median": 2.0}}
     assert result_line("t", {"summary": partial, "repetitions": [{}]}) == (
-        "t: — req/s, p50 1.00 ms, p99 2.00 ms, errors — (median of 1 window(s))"
+        "t: — req/s, p50 1.00 ms, p99 2.00 ms, errors — (median of 1 run(s))"
     )
     measured = {**partial, "achieved_rps": {"median": 0.0}, "error_ratio": {"max": 0.0}}
     assert result_line("t", {"summary": measured, "repetitions": [{}]}) == (
-        "t: 0.0 req/s, p50 1.00 ms, p99 2.00 ms, errors 0.00% (median of 1 window(s))"
+        "t: 0.0 req/s, p50 1.00 ms, p99 2.00 ms, errors 0.00% (median of 1 run(s))"
     )
