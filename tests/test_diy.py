@@ -21,7 +21,7 @@ from servebench.payloads import sample_batch
 from servebench.report.verdict import blockers, findings, verdict
 
 from .conftest import bench, run_cli, stack_pids
-from .test_verdict import clear_pair, interval, results, target
+from .test_verdict import clear_pair, results, target
 
 MLP = MODELS["mlp"]
 
@@ -212,8 +212,8 @@ def test_validate_keeps_the_compose_diy_service_consistent(tmp_path, path, old, 
 
 def with_diy(diy_rps, diy_warnings=()):
     """The clear TorchServe-vs-TF Serving pair, and a diy arm far ahead of both."""
-    diy = target("mlp", "diy-rest", interval(diy_rps, diy_rps - 10, diy_rps + 10),
-                 interval(1, 0.9, 1.1), diy_warnings)  # fmt: skip
+    diy = target("mlp", "diy-rest", [diy_rps - 10, diy_rps, diy_rps + 10], [1, 0.9, 1.1],
+                 diy_warnings)  # fmt: skip
     run = results([*clear_pair(), diy])
     run["implementations"]["diy"] = "diy starlette 1.10.0 + onnxruntime 1.32.0"
     return run
