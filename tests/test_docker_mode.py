@@ -116,6 +116,12 @@ def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker
     setup = (run["dir"] / "report.md").read_text().split("## Setup")[1].split("## ")[0]
     assert f"{platform.machine()}, AVX " in setup
     assert "a labelled STAND-IN for tensorflow/serving:2.20.0" in setup
+    # The TorchServe image's numpy is upstream's, which the handler must run on.
+    container = backends["torchserve"]["settings"]["container"]
+    found = subprocess.run(["docker", "exec", container, "python", "-c",
+                            "import numpy; print(numpy.__version__)"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert found.stdout.strip() == "1.24.3", found.stdout + found.stderr
 
 
 def test_a_rollout_in_containers_reaches_version_two_and_comes_back(docker_stack, tmp_path):
