@@ -2,7 +2,9 @@
 containers through the Docker SDK."""
 
 import json
+import platform
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +102,26 @@ def test_up_docker_records_what_answered_and_bench_samples_the_containers(docker
         assert window["successes"] > 0, entry["target"]
         assert window["resources"]["server_cpu_percent_mean"] is not None
         assert window["resources"]["server_rss_mb_max"] > 50
+    # What ran, detected: the host's architecture and AVX, each image's platform, and that
+    # these images are labelled stand-ins (for which official one), from their labels.
+    record = json.loads((run["dir"] / "run.json").read_text())
+    assert record["cpu"]["arch"] == platform.machine()
+    assert record["cpu"]["avx"] == ("avx" in Path("/proc/cpuinfo").read_text().split())
+    images = record["images"]
+    assert images["torchserve"]["architecture"] == images["tfserving"]["architecture"] == "amd64"
+    assert images["torchserve"]["stand_in"] is True
+    assert images["torchserve"]["stands_in_for"] == "pytorch/torchserve:0.12.0-cpu"
+    assert images["tfserving"]["stands_in_for"] == "tensorflow/serving:2.20.0"
+    assert run_cli("report", str(run["dir"])).returncode == 0
+    setup = (run["dir"] / "report.md").read_text().split("## Setup")[1].split("## ")[0]
+    assert f"{platform.machine()}, AVX " in setup
+    assert "a labelled STAND-IN for tensorflow/serving:2.20.0" in setup
+    # The TorchServe image's numpy is upstream's, which the handler must run on.
+    container = backends["torchserve"]["settings"]["container"]
+    found = subprocess.run(["docker", "exec", container, "python", "-c",
+                            "import numpy; print(numpy.__version__)"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert found.stdout.strip() == "1.24.3", found.stdout + found.stderr
 
 
 def test_a_rollout_in_containers_reaches_version_two_and_comes_back(docker_stack, tmp_path):

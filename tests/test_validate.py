@@ -243,3 +243,27 @@ def test_kustomize_copies_match_their_sources():
         ).returncode
         == 0
     )
+
+
+def test_both_servers_are_pinned_to_amd64_in_compose_and_kubernetes():
+    """tensorflow/serving exists for amd64 only: on an arm64 host one side would run emulated."""
+    import json
+
+    import yaml
+
+    from servebench.validate import find_tool
+
+    result = subprocess.run(
+        [find_tool("docker-compose"), "-f", str(REPO / "compose.yaml"), "config", "--format",
+         "json"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert services["torchserve"]["platform"] == "linux/amd64"
+    assert services["tfserving"]["platform"] == "linux/amd64"
+    for name in ("torchserve", "tfserving"):
+        deployment = next(yaml.safe_load_all((REPO / "k8s" / "base" / f"{name}.yaml").read_text()))
+        assert deployment["kind"] == "Deployment"
+        assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {
+            "kubernetes.io/arch": "amd64"
+        }

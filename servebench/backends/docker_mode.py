@@ -229,6 +229,32 @@ def container_footprint(container_id: str) -> dict | None:
     return {"pids": [int(row[column]) for row in top["Processes"]], "image_bytes": image_bytes}
 
 
+STAND_IN, STANDS_IN_FOR = "org.servebench.stand-in", "org.servebench.stands-in-for"
+
+
+def container_image(container_id: str) -> dict | None:
+    """What the container runs: its image's tags, platform, and whether it is one of
+    servebench's labelled stand-ins (and for which official image); None where Docker cannot
+    say."""
+    import docker
+
+    container = _container({"settings": {"container": container_id}})
+    if container is None:
+        return None
+    try:
+        attrs = container.image.attrs
+    except docker.errors.DockerException:
+        return None
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    return {
+        "image": (attrs.get("RepoTags") or [attrs.get("Id")])[0],
+        "architecture": attrs.get("Architecture"),
+        "os": attrs.get("Os"),
+        "stand_in": labels.get(STAND_IN) == "true",
+        "stands_in_for": labels.get(STANDS_IN_FOR),
+    }
+
+
 def container_running(container_id: str) -> bool:
     container = _container({"settings": {"container": container_id}})
     return container is not None and container.status in ("running", "restarting")

@@ -50,7 +50,13 @@ def run_record(stack: dict, loadgen: dict) -> dict:
         "git_sha": _git_sha(),
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in PACKAGES},
-        "cpu": {"model": _cpu_model(), "cores": _cores()},
+        "cpu": {
+            "model": _cpu_model(),
+            "cores": _cores(),
+            "arch": platform.machine(),
+            "avx": _has_avx(),
+        },
+        "images": _images(stack),
         "implementations": {
             name: {"implementation": b["implementation"], "real": b["real"]}
             for name, b in {**stack["backends"], **stack.get("monitoring", {})}.items()
@@ -95,6 +101,31 @@ def _cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def _has_avx() -> bool | None:
+    """Whether the host CPU has AVX (the official tensorflow/serving image is built with it);
+    None where /proc/cpuinfo does not say (not Linux)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return None
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return "avx" in line.split(":", 1)[1].split()
+    return None
+
+
+def _images(stack: dict) -> dict:
+    """Each containerised backend's image: its platform, and whether it was a labelled
+    stand-in for an official image (detected from the image's labels, never assumed)."""
+    images = {}
+    for name, backend in {**stack["backends"], **stack.get("monitoring", {})}.items():
+        container = backend.get("settings", {}).get("container")
+        if container:
+            from servebench.backends.docker_mode import container_image
+
+            images[name] = container_image(container) or {}
+    return images
 
 
 def _cores() -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from servebench.errors import UsageError
-from servebench.models import TORCH_DEFS, ModelSpec
+from servebench.models import TORCH_DEFS, ModelSpec, image_python
 from servebench.paths import REPO_ROOT
 
 HANDLER = REPO_ROOT / "services" / "torchserve" / "handler.py"
@@ -40,6 +40,11 @@ def write_mar(spec: ModelSpec, weights: Path, mar: Path, max_batch: int, version
         raise UsageError(
             f"TorchServe handler not found at {HANDLER}; run from a servebench checkout"
         )
+    for source in (HANDLER, _definitions_file(spec)):
+        found = image_python.problem(source)
+        if found:
+            raise UsageError(f"{found}: the .mar runs on the official TorchServe image's Python "
+                             f"{'.'.join(map(str, image_python.IMAGE_PYTHON))}")  # fmt: skip
     store.mkdir(parents=True, exist_ok=True)
     # Built beside the store and renamed into it: a server never sees a half-written archive.
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=store) as staging:

@@ -19,6 +19,7 @@ from servebench.models import (
     MODEL_NAME,
     MODELS,
     ModelSpec,
+    image_python,
     torch_defs,
     write_custom_spec,
 )
@@ -40,6 +41,11 @@ def describe_model_file(
         raise UsageError(
             f"{name!r} cannot name a model: use lower-case letters, digits, - and _, starting "
             f"with a letter, and not {', '.join([*MODELS, 'all'])}; pass --model NAME"
+        )
+    if model_file.is_file() and (found := image_python.problem(model_file)):
+        raise UsageError(
+            f"{found}: TorchServe's official image runs the .mar's Python files on Python "
+            f"{'.'.join(map(str, image_python.IMAGE_PYTHON))}; write the model for it"
         )
     definitions = _import_user_file(model_file)
     chosen = _model_class(definitions, class_name, model_file)

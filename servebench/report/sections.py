@@ -126,6 +126,20 @@ def _runs_of(params: dict) -> str:
     return f"{runs} separate run" + ("s" if runs != 1 else "")
 
 
+def _yes_no(flag: bool | None) -> str:
+    return "unknown" if flag is None else ("yes" if flag else "no")
+
+
+def _image_said(image: dict | None) -> str:
+    """A container's image, its platform, and whether it stood in for an official one."""
+    if not image:
+        return "a local process" if image is None else "not known"
+    said = f"{image['image']} ({image.get('os')}/{image.get('architecture')})"
+    if image.get("stand_in"):
+        said += f", a labelled STAND-IN for {image.get('stands_in_for') or 'an official image'}"
+    return said
+
+
 def setup_section(data) -> list:
     manifest, params = data.manifest, data.results["params"]
     cpu = manifest.get("cpu", {})
@@ -133,7 +147,8 @@ def setup_section(data) -> list:
     loop = f"open-loop rate {params['rate']:g}/s" if params.get("rate") else "closed loop"
     batching = "off" if params.get("batch_size", 1) <= 1 else f"batch {params['batch_size']}"
     blocks = [
-        ("p", f"Machine: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores. Servers on CPUs "
+        ("p", f"Machine: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores, "
+              f"{cpu.get('arch', '?')}, AVX {_yes_no(cpu.get('avx'))}. Servers on CPUs "
               f"{params.get('server_cpus')} with {params.get('server_threads')} thread(s) each; "
               f"Locust on CPUs {params.get('loadgen_cpus')} ({processes} process(es))."),
         ("p", f"Scenario {data.results['scenario']}: {_runs_of(params)} of each target, "
@@ -141,12 +156,12 @@ def setup_section(data) -> list:
               f"{params['warmup_s']:g} s discarded and a window of {params['window_s']:g} s; "
               f"{params['users']} user(s), {loop}; server batching {batching}."),
     ]  # fmt: skip
-    recorded = manifest.get("implementations", {})
+    recorded, images = manifest.get("implementations", {}), manifest.get("images") or {}
     rows = [
-        [name, impl, server_kind(impl, recorded.get(name))]
+        [name, impl, server_kind(impl, recorded.get(name)), _image_said(images.get(name))]
         for name, impl in data.results["implementations"].items()
     ]
-    blocks.append(("table", ["backend", "implementation", "kind"], rows))
+    blocks.append(("table", ["backend", "implementation", "kind", "image"], rows))
     model_rows = [
         [name, _model_source(a), a["weights_sha256"][:16] + "...", str(a["input"]["shape"]),
          str(a["max_batch"])]

@@ -15,5 +15,7 @@ RUN apt-get update -q \
 USER nobody
 EXPOSE 9090
 WORKDIR /prometheus
+# As the official image: its data is a volume of its own.
+VOLUME ["/prometheus"]
 ENTRYPOINT ["/usr/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
