@@ -208,7 +208,9 @@ def test_calibrate_measures_each_server_protocol_payload_and_encoding(calibrated
     # TF Serving's own user classes, not TorchServe's, measured its cases
     assert "load generator ceiling, TF Serving gRPC mlp binary" in calibrated["stdout"]
     # The steady run on the same CPUs found every case it needed measured, and used them.
-    assert set(steady["results"]["calibration"]) == set(cases)
+    # (all but TorchServe's REST JSON case: the steady run sent TorchServe raw float32)
+    needed = {key for key in cases if not key.startswith("rest/mlp/json/")}
+    assert set(steady["results"]["calibration"]) == needed
     assert steady["results"]["time_s"]["calibration"] < 1
 
 
@@ -547,16 +549,17 @@ def test_soak_drift_flags_growth_above_ten_percent():
 
 def test_an_overload_run_records_what_each_step_did_with_the_excess(stack, tmp_path):
     run = bench(stack, tmp_path / "out", "--scenario", "overload", "--model", "mlp", "--targets",
-                "torchserve-rest", "--rate", "300", "--duration", "16s", "--warmup", "2s",
+                "torchserve-rest", "--rate", "600", "--duration", "16s", "--warmup", "2s",
                 "--users", "2", "--no-limits", "--repeat", "1")  # fmt: skip
     (entry,) = run["results"]["targets"]
     phases = entry["phases"]
     assert [p["label"] for p in phases] == [
         "at half the knee", "1.5x the knee", "3x the knee", "recovery at half the knee",
     ]  # fmt: skip
-    assert [p["offered_rps"] for p in phases] == [150, 450, 900, 150]
+    # 3x 600/s is above what one TorchServe worker answers for mlp here (about 1,400/s)
+    assert [p["offered_rps"] for p in phases] == [300, 900, 1800, 300]
     assert entry["knee_basis"] == "--rate" and "recovery_s" in entry
-    assert phases[0]["achieved_rps"] == pytest.approx(150, rel=0.35)  # the open loop follows
+    assert phases[0]["achieved_rps"] == pytest.approx(300, rel=0.35)  # the open loop follows
     for phase in phases:  # every failure is counted under its kind
         assert sum(phase["errors"].values()) == phase["requests"] - phase["successes"]
     worst = phases[2]

@@ -183,8 +183,8 @@ def test_the_setup_table_says_real_only_for_a_server_recorded_as_real(tmp_path):
         data = constructed_run(tmp_path / str(index), served)
         (table,) = [b for b in setup_section(data) if b[0] == "table" and b[1][0] == "backend"]
         assert table[2] == [
-            ["torchserve", "torchserve 0.12.0", "real"],
-            ["tfserving", served["tfserving"][0], kind],
+            ["torchserve", "torchserve 0.12.0", "real", "a local process"],
+            ["tfserving", served["tfserving"][0], kind, "a local process"],
         ]
     # A run folder that recorded no flag claims nothing.
     (tmp_path / "0" / "run.json").write_text("{}")

@@ -74,8 +74,13 @@ def identify(stack: dict, version_output=lambda backend: None, ready=lambda *_: 
             )
     prometheus = stack.get("monitoring", {}).get("prometheus")
     if prometheus and not prometheus.get("implementation"):
-        prometheus["implementation"] = prometheus_implementation(prometheus["endpoints"]["http"])
-        prometheus["real"] = True
+        url = prometheus["endpoints"]["http"]
+        try:
+            prometheus["implementation"], prometheus["real"] = prometheus_implementation(url), True
+        except requests.RequestException:
+            # Its figures are only read where it can be reached; say so rather than guess.
+            prometheus["implementation"] = f"prometheus (version not read: {url} not reachable)"
+            prometheus["real"] = None
     return stack
 
 

@@ -19,7 +19,9 @@ SIGNATURE = "serving_default"
 
 
 class ServingModule(tf.Module):
-    """The model plus the checks TF Serving itself does not make (finite values, batch limit)."""
+    """The model plus the checks TF Serving itself does not make (the shape, finite values,
+    the batch limit): TF Serving checks no shape against the signature, and a model that pools
+    globally would otherwise answer an image of the wrong size."""
 
     def __init__(self, spec: ModelSpec, twin: tf.Module, max_batch: int) -> None:
         super().__init__(name=f"{spec.name}_serving")
@@ -38,12 +40,22 @@ class ServingModule(tf.Module):
                 size, self.max_batch, message=f"batch is above the maximum; {expected}"
             ),
             tf.debugging.assert_greater_equal(size, 1, message=f"batch is empty; {expected}"),
+            tf.debugging.Assert(self._row_shape_matches(batch), [f"wrong row shape; {expected}"]),
         ]
         with tf.control_dependencies(checks):
             batch = tf.debugging.assert_all_finite(
                 batch, f"the input contains NaN or Infinity; {expected}"
             )
         return {self.spec.output_name: self.twin(batch)}
+
+    def _row_shape_matches(self, batch: tf.Tensor) -> tf.Tensor:
+        row = tf.shape(batch)[1:]
+        wanted = tf.constant(self.spec.input_shape, dtype=row.dtype)
+        return tf.cond(
+            tf.equal(tf.size(row), len(self.spec.input_shape)),
+            lambda: tf.reduce_all(tf.equal(row, wanted)),
+            lambda: tf.constant(False),
+        )
 
 
 def twin_of(spec: ModelSpec, weights: dict[str, np.ndarray]) -> tf.Module:

@@ -42,12 +42,13 @@ def describe_model_file(
             f"{name!r} cannot name a model: use lower-case letters, digits, - and _, starting "
             f"with a letter, and not {', '.join([*MODELS, 'all'])}; pass --model NAME"
         )
-    if model_file.is_file() and (found := image_python.problem(model_file)):
+    definitions = _import_user_file(model_file)
+    found = image_python.problem(model_file)  # after the import, which names a real error
+    if found:
         raise UsageError(
             f"{found}: TorchServe's official image runs the .mar's Python files on Python "
             f"{'.'.join(map(str, image_python.IMAGE_PYTHON))}; write the model for it"
         )
-    definitions = _import_user_file(model_file)
     chosen = _model_class(definitions, class_name, model_file)
     try:
         module = chosen().eval()
