@@ -566,7 +566,7 @@ def test_an_overload_run_records_what_each_step_did_with_the_excess(stack, tmp_p
     assert worst["errors"] or worst["latency_ms"]["p99"] > phases[0]["latency_ms"]["p99"]
     assert run_cli("report", str(run["dir"])).returncode == 0
     markdown = (run["dir"] / "report.md").read_text()
-    assert "overload around a knee of 300 req/s (--rate): at half the knee (150/s offered)" in (
+    assert "overload around a knee of 600 req/s (--rate): at half the knee (300/s offered)" in (
         markdown
     )
 

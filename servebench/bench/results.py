@@ -28,6 +28,7 @@ FRAMEWORK = {"torchserve": "torch", "tfserving": "tensorflow", "diy": "onnxrunti
 NEAR_CEILING = 0.5  # warn above half the load generator's calibrated ceiling
 LOADGEN_BUSY = 0.8  # warn above 80% of one core in any one Locust process
 STABILITY_DRIFT = 0.10  # a run whose slices' throughput spreads wider than this is flagged
+STEADY_SCENARIOS = ("steady", "poisson")  # one load level per run: its slices should agree
 ARMS = ("A", "B")  # an A/A run's two arms
 PACKAGES = ("torch", "tensorflow", "torchserve", "locust", "prometheus-client", "grpcio", "numpy")
 
@@ -255,7 +256,8 @@ def judge(entry: dict, results: dict, plan: BenchPlan) -> None:
     entry["warnings"] += loadgen_limits(
         offered, entry["loadgen_ceiling_rps"], busy, plan, entry["protocol"]
     )
-    entry["warnings"] += unstable_runs(entry["repetitions"])
+    if plan.scenario in STEADY_SCENARIOS:  # elsewhere the load changes within a run by design
+        entry["warnings"] += unstable_runs(entry["repetitions"])
     if not entry["real"]:
         entry["warnings"].append(f"served by the {entry['implementation']}, not the real server")
     entry["warnings"] += sorted(

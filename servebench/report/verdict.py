@@ -11,6 +11,7 @@ the load generator was near its ceiling, or when the harness could not measure s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from servebench.load.options import OPERATIONS
@@ -444,7 +445,7 @@ def _too_few_for_p99(pair: dict, sides: Sides, params: dict) -> str | None:
     if not counts or min(counts) >= needed:
         return None
     window = params.get("window_s") or 0
-    longer = f" (--duration {window * needed / max(min(counts), 1):.0f}s)" if window else ""
+    longer = f" (--duration {math.ceil(window * needed / max(min(counts), 1))}s)" if window else ""
     return (f"not measured: too few requests for p99 in a run ({min(counts)} in the smallest, "
             f"{needed} needed at {TAIL_CONFIDENCE:.0%} confidence, MLPerf LoadGen's bound); "
             f"run longer{longer}")  # fmt: skip
