@@ -79,7 +79,7 @@ def test_counts_that_disagree_are_a_warning():
         "crosscheck": {"log_requests": 1000, "prometheus_requests": 950.0},
         "loadgen_ceiling_rps": None,
     }  # fmt: skip
-    plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1])
+    plan = SimpleNamespace(rate=0.0, loadgen_cpus=[1], workers=0, scenario="steady")
     judge(entry, {"in_process": {}, "calibration": None}, plan)
     assert any("950 requests and the raw log 1000, 5.0% apart" in w for w in entry["warnings"])
 
@@ -244,7 +244,8 @@ def test_the_ceiling_is_judged_on_the_offered_rate():
         "implementation": "torchserve 0.12.0", "warnings": [],
         "crosscheck": {"log_requests": 1000, "prometheus_requests": 1000.0},
     }  # fmt: skip
-    judge(entry, {"in_process": {}}, SimpleNamespace(rate=1000.0, loadgen_cpus=[1]))
+    plan = SimpleNamespace(rate=1000.0, loadgen_cpus=[1], workers=0, scenario="poisson")
+    judge(entry, {"in_process": {}}, plan)
     assert any("1000 req/s offered is above half" in w for w in entry["warnings"])
 
 
